@@ -1,0 +1,4 @@
+"""Staff API routes of the cards app."""
+
+app_name = "cards-api"
+urlpatterns: list = []

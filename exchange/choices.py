@@ -1,0 +1,1 @@
+"""Choices of the exchange app (filled by its issue; the file is here so every app has the same shape)."""

@@ -1,0 +1,4 @@
+"""Staff API routes of the institutions app."""
+
+app_name = "institutions-api"
+urlpatterns: list = []

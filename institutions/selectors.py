@@ -1,0 +1,1 @@
+"""Selectors of the institutions app (filled by its issue; the file is here so every app has the same shape)."""

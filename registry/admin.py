@@ -1,0 +1,302 @@
+"""The registry's admin: regions (for pickers), centres, users and their scope, the journal, the audit trail, exports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from registry import actions
+from registry.actors import Actor
+from registry.admin_base import ActionAdmin, run_with_reason
+from registry.admin_mixins import RegionTreeFilter
+from registry.audit import audit_record
+from registry.choices import Tier
+from registry.exports import Column
+from registry.models import AuditEntry, ExportJob, JournalEntry, Region, RegistrationCentre, User
+from registry.protection import mask_id_number, mask_name, mask_phone
+from registry.scope import scope_queryset
+
+
+def _site_header() -> str:
+    return _("Resident Health Card Registration Management — %(tier)s node %(region)s") % {
+        "tier": Tier(settings.HC_TIER).label,
+        "region": settings.HC_REGION,
+    }
+
+
+class HealthCardAdminSite(admin.AdminSite):
+    site_title = _("Resident Health Card")
+    index_title = _("Registration management")
+
+    @property
+    def site_header(self):  # the node is configuration, read when shown
+        return _site_header()
+
+
+admin.site.__class__ = HealthCardAdminSite
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    """Read-only: the tree is loaded from GB/T 2260 data. Its search feeds every region autocomplete."""
+
+    list_display = ["code", "full_name", "level"]
+    list_filter = ["level"]
+    search_fields = ["code", "full_name"]
+    ordering = ["code"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        # Codes are prefixes: "6101" finds Xi'an and its counties; names match anywhere in the full name.
+        if search_term.isdigit():
+            return queryset.filter(code__startswith=search_term), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+CENTRE_COLUMNS = [
+    Column(_("region code"), "region_id", 10),
+    Column(_("region"), "region.full_name", 22),
+    Column(_("tier"), "tier", 8),
+    Column(_("name"), "name", 30),
+    Column(_("head"), "head", 10),
+    Column(_("contact person"), "contact_person", 10),
+    Column(_("phone"), "phone", 14),
+    Column(_("address"), "address", 30),
+    Column(_("status"), "status", 8),
+    Column(_("registered at"), "registered_at", 18),
+    Column(_("changed at"), "changed_at", 18),
+]
+
+
+@admin.register(RegistrationCentre)
+class RegistrationCentreAdmin(ActionAdmin):
+    list_display = ["name", "region", "tier", "head", "contact_person", "phone", "status", "registered_at"]
+    list_filter = [RegionTreeFilter, "tier", "status", "registered_at"]
+    search_fields = ["name", "region__full_name", "region__code"]
+    autocomplete_fields = ["region"]
+    list_select_related = ["region"]
+    date_hierarchy = "registered_at"
+    export_columns = CENTRE_COLUMNS
+    export_title = _("Registration centres")
+    actions = ["deregister_selected", "reinstate_selected"]
+    readonly_fields = [
+        "tier",
+        "status",
+        "status_reason",
+        "registered_at",
+        "changed_at",
+        "key_fingerprint",
+        "change_history",
+    ]
+    fieldsets = [
+        (None, {"fields": ["region", "name", "tier", "status", "status_reason"]}),
+        (_("Contacts"), {"fields": ["head", "contact_person", "phone", "address"]}),
+        (_("Node"), {"fields": ["base_url", "public_key", "key_fingerprint"]}),
+        (_("History"), {"fields": ["registered_at", "changed_at", "change_history"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "region"] if obj else fields
+
+    @admin.display(description=_("key fingerprint"))
+    def key_fingerprint(self, obj):
+        return obj.key_fingerprint or "-"
+
+    def save_model(self, request, obj, form, change):
+        actor = Actor.from_request(request)
+        values = {
+            field: form.cleaned_data[field] for field in actions.CENTRE_FIELDS if field in form.cleaned_data
+        }
+        if change:
+            saved = actions.centre_update(actor=actor, centre=obj, **values)
+        else:
+            saved = actions.centre_register(actor=actor, region=form.cleaned_data["region"], **values)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    @admin.action(description=_("Deregister selected centres"), permissions=["deregister"])
+    def deregister_selected(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            title=_("Deregister registration centres"),
+            action_name="deregister_selected",
+            perform=lambda actor, obj, reason: actions.centre_deregister(
+                actor=actor, centre=obj, reason=reason
+            ),
+        )
+
+    @admin.action(description=_("Reinstate selected centres"), permissions=["deregister"])
+    def reinstate_selected(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            title=_("Reinstate registration centres"),
+            action_name="reinstate_selected",
+            perform=lambda actor, obj, reason: actions.centre_reinstate(
+                actor=actor, centre=obj, reason=reason
+            ),
+        )
+
+    def has_deregister_permission(self, request):
+        return request.user.has_perm("registry.deregister_registrationcentre")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Staff users: roles are groups; the scope region bounds what they see. Personal data shows masked."""
+
+    list_display = ["username", "masked_real_name", "scope_region", "role_names", "is_active", "last_login"]
+    list_filter = ["is_active", "is_superuser", "groups"]
+    search_fields = ["username"]
+    autocomplete_fields = ["scope_region"]
+    readonly_fields = ["masked_real_name", "masked_id_number", "masked_phone", "last_login", "date_joined"]
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        (_("Personal data (masked)"), {"fields": ["masked_real_name", "masked_id_number", "masked_phone"]}),
+        (
+            _("Scope and roles"),
+            {"fields": ["scope_region", "is_active", "is_staff", "is_superuser", "groups"]},
+        ),
+        (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("scope_region").prefetch_related("groups")
+        if request.user.is_superuser:
+            return queryset
+        return scope_queryset(queryset, request.user, field="scope_region__code")
+
+    @admin.display(description=_("real name"))
+    def masked_real_name(self, obj):
+        return mask_name(obj.real_name)
+
+    @admin.display(description=_("ID number"))
+    def masked_id_number(self, obj):
+        return mask_id_number(obj.id_number)
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, obj):
+        return mask_phone(obj.phone)
+
+    @admin.display(description=_("roles"))
+    def role_names(self, obj):
+        return "、".join(group.name for group in obj.groups.all())
+
+    def save_model(self, request, obj, form, change):
+        # Django's own user form writes the row; the audit row goes in the same transaction.
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit_record(
+                actor=Actor.from_request(request),
+                action="user.update" if change else "user.create",
+                target=obj,
+                region_code=obj.scope_region_id or "",
+                changes={"fields": sorted(set(form.changed_data) - {"password"})},
+            )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdmin):
+    """The outbox, for operators: what this node will send (or has applied), in order."""
+
+    list_display = ["seq", "kind", "key", "op", "origin_node", "origin_seq", "created_at"]
+    list_filter = ["kind", "op", "origin_node"]
+    search_fields = ["key"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request)
+            if request.user.is_superuser
+            else super().get_queryset(request).none()
+        )
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "at",
+        "actor_label",
+        "channel",
+        "action",
+        "object_type",
+        "object_repr",
+        "region_code",
+        "reason",
+    ]
+    list_filter = ["channel", "action", "object_type"]
+    search_fields = ["actor_label", "object_key", "object_repr"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return scope_queryset(super().get_queryset(request), request.user)
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "source", "format", "status", "progress", "download"]
+    list_filter = ["status", "format"]
+    readonly_fields = [
+        "source",
+        "params",
+        "format",
+        "status",
+        "progress",
+        "download",
+        "error",
+        "created_at",
+        "finished_at",
+    ]
+    fields = readonly_fields
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj):
+        return format_html(
+            '<progress max="100" value="{}"></progress> {}% ({} / {})',
+            obj.progress_percent,
+            obj.progress_percent,
+            obj.rows_done,
+            obj.rows_total or "?",
+        )
+
+    @admin.display(description=_("file"))
+    def download(self, obj):
+        if not obj.file:
+            return "-"
+        return format_html('<a href="{}">{}</a>', obj.file.url, _("Download"))

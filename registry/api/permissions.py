@@ -1,0 +1,11 @@
+"""API permissions: Django model permissions, including view, on top of region scope."""
+
+from rest_framework.permissions import DjangoModelPermissions
+
+
+class ScopedModelPermissions(DjangoModelPermissions):
+    perms_map = {
+        **DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }

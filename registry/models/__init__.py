@@ -1,0 +1,10 @@
+"""The registry's models: the node's place in the tree and the mechanisms every app shares."""
+
+from .audit import AuditEntry
+from .centres import RegistrationCentre
+from .exports import ExportJob
+from .journal import Counter, JournalEntry
+from .regions import Region
+from .users import User
+
+__all__ = ["AuditEntry", "Counter", "ExportJob", "JournalEntry", "Region", "RegistrationCentre", "User"]

@@ -1,0 +1,4 @@
+"""Staff API routes of the stats app."""
+
+app_name = "stats-api"
+urlpatterns: list = []

@@ -1,0 +1,4 @@
+"""Staff API routes of the terminals app."""
+
+app_name = "terminals-api"
+urlpatterns: list = []

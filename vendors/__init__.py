@@ -1,0 +1,1 @@
+"""Filed manufacturers and products, actual-use registrations (the Vendors issue fills it)."""
