@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.http import FileResponse, Http404
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -177,6 +180,66 @@ class UserAdmin(DjangoUserAdmin):
         (_("Important dates"), {"fields": ["last_login", "date_joined"]}),
     ]
 
+    readonly_fields = [*readonly_fields, "reveal_link"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        masked = (
+            _("Personal data (masked)"),
+            {"fields": ["masked_real_name", "masked_id_number", "masked_phone", "reveal_link"]},
+        )
+        return [
+            masked if title == _("Personal data (masked)") else (title, opts) for title, opts in fieldsets
+        ]
+
+    @admin.display(description=_("unmasked view"))
+    def reveal_link(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return format_html(
+            '<a class="button" href="{}">{}</a>',
+            reverse("admin:registry_user_reveal", args=[obj.pk]),
+            _("Show unmasked (audited)"),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/reveal/", self.admin_site.admin_view(self.reveal_view), name="registry_user_reveal"
+            ),
+            *super().get_urls(),
+        ]
+
+    def reveal_view(self, request, pk: int):
+        """The unmasked values, for someone with the permission; each view leaves an audit row."""
+        from django.template.response import TemplateResponse
+
+        from registry.errors import PermissionDeniedError
+
+        target = self.get_queryset(request).filter(pk=pk).first()
+        if target is None:
+            raise Http404
+        try:
+            values = actions.personal_data_reveal(
+                actor=Actor.from_request(request),
+                target=target,
+                fields=["real_name", "id_number", "phone"],
+                reason=request.GET.get("reason", ""),
+            )
+        except PermissionDeniedError as error:
+            raise PermissionDenied(error.message_zh) from error
+        labels = {name: User._meta.get_field(name).verbose_name for name in values}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Unmasked personal data of %(user)s") % {"user": target.get_username()},
+            "rows": [(labels[name], value) for name, value in values.items()],
+            "opts": self.opts,
+            "original": target,
+        }
+        return TemplateResponse(request, "registry/admin/reveal.html", context)
+
     def get_queryset(self, request):
         queryset = super().get_queryset(request).select_related("scope_region").prefetch_related("groups")
         if request.user.is_superuser:
@@ -299,4 +362,25 @@ class ExportJobAdmin(ReadOnlyAdmin):
     def download(self, obj):
         if not obj.file:
             return "-"
-        return format_html('<a href="{}">{}</a>', obj.file.url, _("Download"))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:registry_exportjob_download", args=[obj.pk]), _("Download")
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="registry_exportjob_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, pk: int):
+        # Exports hold personal data: only the person who asked (or a superuser) gets the file, never a public URL.
+        job = self.get_queryset(request).filter(pk=pk, status="done").first()
+        if job is None or not job.file:
+            raise Http404
+        return FileResponse(
+            job.file.open("rb"), as_attachment=True, filename=job.file.name.rsplit("/", 1)[-1]
+        )

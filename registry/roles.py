@@ -24,7 +24,12 @@ ROLES: tuple[Role, ...] = (
         "card_manager",
         "卡管理员",
         _("Card manager"),
-        (("cards", ALL), ("institutions", "view"), ("registry", "view"), ("registry", "view_personal_data")),
+        (
+            ("cards", ALL),
+            ("institutions", "view"),
+            ("registry", "view_region"),
+            ("registry", "view_personal_data"),
+        ),
     ),
     Role(
         "issuing_clerk",
@@ -59,15 +64,18 @@ def role_by_key(key: str) -> Role:
     return next(role for role in ROLES if role.key == key)
 
 
-def permission_matches(app_label: str, codename: str, grant: tuple[str, str]) -> bool:
+def permission_matches(app_label: str, model_name: str, codename: str, grant: tuple[str, str]) -> bool:
+    """A grant names an app and either "*", a standard action (view/add/change/delete/...) or a codename.
+
+    A standard action matches only the model's own permission ("view" -> view_<model>), so a read-only
+    role never picks up a custom permission that merely starts with view_ (view_personal_data).
+    """
     grant_app, grant_action = grant
     if grant_app not in (ALL, app_label):
         return False
     if grant_action == ALL:
         return True
-    if codename == grant_action:  # a custom permission named exactly, e.g. view_personal_data
-        return True
-    return codename.startswith(grant_action + "_")
+    return codename in (grant_action, f"{grant_action}_{model_name}")
 
 
 def roles_sync() -> None:
@@ -80,6 +88,9 @@ def roles_sync() -> None:
         wanted = [
             p
             for p in permissions
-            if any(permission_matches(p.content_type.app_label, p.codename, g) for g in role.grants)
+            if any(
+                permission_matches(p.content_type.app_label, p.content_type.model, p.codename, g)
+                for g in role.grants
+            )
         ]
         group.permissions.set(wanted)
