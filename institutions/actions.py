@@ -1,1 +1,286 @@
-"""Actions of the institutions app (filled by its issue; the file is here so every app has the same shape)."""
+"""Every write of the institutions app: the three registers (register, modify, deregister, reinstate) and
+hospitals' API credentials (issue, rotate, revoke).
+
+Registers travel up to the ministry through the journal; credentials stay on the node that issued them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from stdnum.cn import uscc
+
+from institutions.choices import CredentialStatus, OrganisationStatus
+from institutions.models import (
+    ApiCredential,
+    CardMaker,
+    FinancialInstitution,
+    MedicalInstitution,
+    Organisation,
+)
+from registry.actors import Actor
+from registry.audit import audit_record
+from registry.choices import RegionLevel
+from registry.errors import DomainError
+from registry.journal import journal_append
+from registry.lifecycle import transition
+from registry.models import Region
+
+JOURNAL_KINDS = {
+    MedicalInstitution: "institutions.medical",
+    CardMaker: "institutions.cardmaker",
+    FinancialInstitution: "institutions.financial",
+}
+EDITABLE = {
+    MedicalInstitution: (
+        "name",
+        "region",
+        "address",
+        "contact_person",
+        "phone",
+        "head",
+        "licence_number",
+        "nature",
+        "category",
+        "grade",
+    ),
+    CardMaker: ("name", "region", "address", "contact_person", "phone", "head", "licence_number"),
+    FinancialInstitution: (
+        "name",
+        "region",
+        "address",
+        "contact_person",
+        "phone",
+        "head",
+        "kind",
+        "bank_code",
+    ),
+}
+DEFAULT_CREDENTIAL_DAYS = 365
+
+
+def clean_code(code: str) -> str:
+    """A unified social credit code, validated (checksum, alphabet) and in canonical form."""
+    try:
+        return uscc.validate(code or "")
+    except Exception:
+        raise DomainError(
+            _(
+                "“%(code)s” is not a valid unified social credit code (18 characters with a correct check digit)."
+            ),
+            {"code": code or ""},
+            code="invalid_uscc",
+            detail={"field": "code"},
+        ) from None
+
+
+def check_region(model, region: Region) -> None:
+    if model is MedicalInstitution and region.level != RegionLevel.COUNTY:
+        raise DomainError(
+            _("A medical institution is registered in a county (区县), not in %(region)s."),
+            {"region": region},
+            code="institution_region_level",
+            detail={"field": "region"},
+        )
+    if region.level == RegionLevel.NATION:
+        raise DomainError(
+            _("Choose a province, city or county, not the nation."),
+            code="institution_region_level",
+            detail={"field": "region"},
+        )
+
+
+def _journal(obj: Organisation) -> None:
+    journal_append(kind=JOURNAL_KINDS[type(obj)], key=obj.code, payload=obj.journal_payload())
+
+
+def _label(model) -> str:
+    return model._meta.model_name
+
+
+@transaction.atomic(durable=True)
+def organisation_register(
+    *, actor: Actor, model: type[Organisation], code: str, name: str, region: Region, **fields
+) -> Organisation:
+    """Register a medical institution, card maker or financial institution (one of the three registers)."""
+    code = clean_code(code)
+    if not (name or "").strip():
+        raise DomainError(_("The name is required."), code="name_required", detail={"field": "name"})
+    check_region(model, region)
+    unknown = set(fields) - set(EDITABLE[model])
+    if unknown:
+        raise DomainError(
+            _("These fields cannot be set here: %(fields)s."), {"fields": ", ".join(sorted(unknown))}
+        )
+    if model.objects.filter(code=code).exists():
+        raise DomainError(
+            _("An organisation with code %(code)s is already registered; modify it instead."),
+            {"code": code},
+            code="duplicate_code",
+            detail={"field": "code"},
+        )
+    now = timezone.now()
+    obj = model.objects.create(
+        code=code, name=name.strip(), region=region, registered_at=now, changed_at=now, **fields
+    )
+    audit_record(actor=actor, action=f"{_label(model)}.register", target=obj)
+    _journal(obj)
+    return obj
+
+
+@transaction.atomic(durable=True)
+def organisation_update(*, actor: Actor, obj: Organisation, reason: str = "", **changes) -> Organisation:
+    """Modify a registered organisation; the audit row keeps old and new values. The code never changes."""
+    model = type(obj)
+    unknown = set(changes) - set(EDITABLE[model])
+    if unknown:
+        raise DomainError(
+            _("These fields cannot be changed here: %(fields)s."), {"fields": ", ".join(sorted(unknown))}
+        )
+    if "region" in changes:
+        check_region(model, changes["region"])
+    obj = model.objects.select_for_update().get(pk=obj.pk)
+    diff = {}
+    for field, value in changes.items():
+        old = getattr(obj, field)
+        if old != value:
+            diff[field] = [str(getattr(old, "pk", old)), str(getattr(value, "pk", value))]
+            setattr(obj, field, value)
+    if not diff:
+        return obj
+    obj.changed_at = timezone.now()
+    obj.save(update_fields=[*diff, "changed_at"])
+    audit_record(actor=actor, action=f"{_label(model)}.update", target=obj, reason=reason, changes=diff)
+    _journal(obj)
+    return obj
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("A reason is required."), code="reason_required", detail={"field": "reason"})
+    return reason
+
+
+def _change_status(*, actor: Actor, obj: Organisation, to: str, reason: str, verb: str) -> Organisation:
+    reason = _require_reason(reason)
+    obj = type(obj).objects.select_for_update().get(pk=obj.pk)
+    fields = transition(obj, to=to)
+    obj.status_reason = reason
+    obj.changed_at = timezone.now()
+    obj.save(update_fields=[*fields, "status_reason", "changed_at"])
+    audit_record(actor=actor, action=f"{_label(type(obj))}.{verb}", target=obj, reason=reason)
+    _journal(obj)
+    return obj
+
+
+@transaction.atomic(durable=True)
+def organisation_deregister(*, actor: Actor, obj: Organisation, reason: str) -> Organisation:
+    """Deregister (注销): the record stays, marked deregistered, with the reason and time."""
+    return _change_status(
+        actor=actor, obj=obj, to=OrganisationStatus.DEREGISTERED, reason=reason, verb="deregister"
+    )
+
+
+@transaction.atomic(durable=True)
+def organisation_reinstate(*, actor: Actor, obj: Organisation, reason: str) -> Organisation:
+    return _change_status(actor=actor, obj=obj, to=OrganisationStatus.ACTIVE, reason=reason, verb="reinstate")
+
+
+# --- API credentials -----------------------------------------------------------------------------------
+
+
+def _new_key_id() -> str:
+    return "hc_" + secrets.token_hex(10)
+
+
+def _institution_fields(institution) -> dict:
+    if isinstance(institution, MedicalInstitution):
+        return {"medical_institution": institution}
+    if isinstance(institution, FinancialInstitution):
+        return {"financial_institution": institution}
+    raise DomainError(_("API credentials are issued to medical or financial institutions only."))
+
+
+def _create_credential(*, institution, valid_days: int, label: str) -> tuple[ApiCredential, str]:
+    if institution.status != OrganisationStatus.ACTIVE:
+        raise DomainError(
+            _("%(institution)s is deregistered: no API credential can be issued."),
+            {"institution": institution},
+            code="institution_inactive",
+        )
+    secret = secrets.token_urlsafe(32)
+    now = timezone.now()
+    credential = ApiCredential.objects.create(
+        key_id=_new_key_id(),
+        secret=secret,
+        region_id=institution.region_id,
+        label=label,
+        created_at=now,
+        expires_at=now + timedelta(days=valid_days),
+        **_institution_fields(institution),
+    )
+    return credential, secret
+
+
+@transaction.atomic(durable=True)
+def credential_issue(
+    *, actor: Actor, institution, valid_days: int = DEFAULT_CREDENTIAL_DAYS, label: str = ""
+) -> tuple[ApiCredential, str]:
+    """Issue a key id + secret to an institution. The secret is returned once and never shown again."""
+    credential, secret = _create_credential(institution=institution, valid_days=valid_days, label=label)
+    audit_record(
+        actor=actor,
+        action="credential.issue",
+        target=credential,
+        changes={"institution": institution.code, "expires_at": credential.expires_at.isoformat()},
+    )
+    return credential, secret
+
+
+@transaction.atomic(durable=True)
+def credential_rotate(
+    *, actor: Actor, credential: ApiCredential, valid_days: int = DEFAULT_CREDENTIAL_DAYS, grace_days: int = 0
+) -> tuple[ApiCredential, str]:
+    """Issue a successor key; the old one is revoked now, or keeps working `grace_days` more for a switch-over."""
+    credential = ApiCredential.objects.select_for_update().get(pk=credential.pk)
+    if credential.status != CredentialStatus.ACTIVE:
+        raise DomainError(_("Only an active key can be rotated."), code="credential_revoked")
+    successor, secret = _create_credential(
+        institution=credential.institution, valid_days=valid_days, label=credential.label
+    )
+    credential.replaced_by = successor
+    if grace_days > 0:
+        credential.expires_at = min(credential.expires_at, timezone.now() + timedelta(days=grace_days))
+        credential.save(update_fields=["replaced_by", "expires_at"])
+    else:
+        credential.status, credential.revoked_at = CredentialStatus.REVOKED, timezone.now()
+        credential.revoked_reason = "rotated"
+        credential.save(update_fields=["replaced_by", "status", "revoked_at", "revoked_reason"])
+    audit_record(
+        actor=actor,
+        action="credential.rotate",
+        target=credential,
+        changes={"successor": successor.key_id, "grace_days": grace_days},
+    )
+    return successor, secret
+
+
+@transaction.atomic(durable=True)
+def credential_revoke(*, actor: Actor, credential: ApiCredential, reason: str) -> ApiCredential:
+    reason = _require_reason(reason)
+    credential = ApiCredential.objects.select_for_update().get(pk=credential.pk)
+    if credential.status == CredentialStatus.REVOKED:
+        raise DomainError(_("This key is already revoked."), code="credential_revoked")
+    credential.status, credential.revoked_at, credential.revoked_reason = (
+        CredentialStatus.REVOKED,
+        timezone.now(),
+        reason,
+    )
+    credential.save(update_fields=["status", "revoked_at", "revoked_reason"])
+    audit_record(actor=actor, action="credential.revoke", target=credential, reason=reason)
+    return credential

@@ -7,4 +7,4 @@ class RegistryConfig(AppConfig):
     verbose_name = _("Registry")
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (roles are kept in sync after every migrate)
+        from . import checks, signals  # noqa: F401  (deploy checks; roles kept in sync after every migrate)

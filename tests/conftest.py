@@ -24,6 +24,8 @@ def test_keys(settings, tmp_path):
     settings.HC_DATA_KEY_ACTIVE = ""
     settings.HC_NODE_KEY_FILE = tmp_path / "node_ed25519.pem"
     settings.MEDIA_ROOT = tmp_path / "media"
+    # A real password hash costs ~0.5 s; tests create many users and never test hashing strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return TEST_KEYS
 
 

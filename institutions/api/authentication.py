@@ -1,0 +1,140 @@
+"""DRF authentication for institutions' systems: the HMAC request signature of institutions.signing."""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from django.core.cache import cache
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+
+from institutions.choices import CredentialStatus
+from institutions.models import ApiCredential
+from institutions.signing import NONCE_RE, SKEW_SECONDS, signature
+
+LAST_USED_PRECISION_SECONDS = 300
+
+
+class SignatureFailed(exceptions.AuthenticationFailed):
+    """401 with a stable code; messages are rendered in Chinese and English by the API error handler."""
+
+    def __init__(self, code: str, message):
+        super().__init__(detail=message, code=code)
+        self.default_code = code
+        self.default_detail = message
+
+
+class InstitutionPrincipal:
+    """What request.user is for a signed call: the institution behind the key (not a staff user)."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    scope_region_id = None
+
+    def __init__(self, credential: ApiCredential):
+        self.credential = credential
+        self.institution = credential.institution
+
+    def get_username(self) -> str:
+        return f"{self.institution.code}:{self.credential.key_id}"
+
+    def has_perm(self, perm, obj=None) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return str(self.institution)
+
+
+class HospitalSignatureAuthentication(BaseAuthentication):
+    """Checks X-HC-Key / X-HC-Timestamp / X-HC-Nonce / X-HC-Signature (see institutions.signing)."""
+
+    def authenticate_header(self, request) -> str:
+        return 'HC-HMAC-SHA256 realm="api"'
+
+    def authenticate(self, request):
+        meta = request.META
+        key_id = meta.get("HTTP_X_HC_KEY")
+        timestamp = meta.get("HTTP_X_HC_TIMESTAMP")
+        nonce = meta.get("HTTP_X_HC_NONCE")
+        given = meta.get("HTTP_X_HC_SIGNATURE")
+        if not any((key_id, timestamp, nonce, given)):
+            return None  # not a signed call: let the view's permission refuse it
+        if not all((key_id, timestamp, nonce, given)):
+            raise SignatureFailed(
+                "signature_headers_missing",
+                _("X-HC-Key, X-HC-Timestamp, X-HC-Nonce and X-HC-Signature are all required."),
+            )
+        if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > SKEW_SECONDS:
+            raise SignatureFailed(
+                "stale_timestamp", _("The timestamp is more than 300 seconds away from the server's clock.")
+            )
+        if not NONCE_RE.match(nonce):
+            raise SignatureFailed(
+                "bad_nonce", _("The nonce must be 16 to 64 characters of A-Z, a-z, 0-9, _ or -.")
+            )
+        credential = (
+            ApiCredential.objects.select_related("medical_institution", "financial_institution")
+            .filter(key_id=key_id)
+            .first()
+        )
+        if credential is None:
+            raise SignatureFailed("unknown_key", _("Unknown API key."))
+        if credential.status == CredentialStatus.REVOKED:
+            raise SignatureFailed("key_revoked", _("This API key has been revoked."))
+        if credential.expires_at <= timezone.now():
+            raise SignatureFailed(
+                "key_expired", _("This API key has expired; ask your registration centre for a new one.")
+            )
+        if credential.institution.status != "active":
+            raise SignatureFailed("institution_inactive", _("The institution of this key is deregistered."))
+        expected = signature(
+            credential.secret,
+            method=request.method,
+            path_with_query=request.get_full_path(),
+            timestamp=timestamp,
+            nonce=nonce,
+            body=request.body,
+        )
+        if not hmac.compare_digest(expected, given.lower()):
+            raise SignatureFailed("bad_signature", _("The signature does not match the request."))
+        # Checked last, so a forged request cannot burn a real client's nonce. The cache is shared by every
+        # web process (Redis in production), and add() is atomic: only the first of two replays wins.
+        if not cache.add(f"hc-nonce:{key_id}:{nonce}", 1, timeout=2 * SKEW_SECONDS):
+            raise SignatureFailed(
+                "replayed_nonce", _("This nonce was already used: the request looks replayed.")
+            )
+        self._touch(credential)
+        return InstitutionPrincipal(credential), credential
+
+    @staticmethod
+    def _touch(credential: ApiCredential) -> None:
+        now = timezone.now()
+        if (
+            credential.last_used_at is None
+            or (now - credential.last_used_at).total_seconds() > LAST_USED_PRECISION_SECONDS
+        ):
+            ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
+
+
+class SignatureScheme(OpenApiAuthenticationExtension):
+    target_class = HospitalSignatureAuthentication
+    name = "HospitalSignature"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-HC-Signature",
+            "description": (
+                "HMAC-SHA256 request signature. Send X-HC-Key (key id), X-HC-Timestamp (Unix seconds), "
+                "X-HC-Nonce (16-64 chars of [A-Za-z0-9_-]) and X-HC-Signature = lowercase hex "
+                "HMAC-SHA256(secret, METHOD + '\\n' + path with query + '\\n' + timestamp + '\\n' + nonce + "
+                "'\\n' + hex SHA-256 of the body). Timestamps more than 300 s away and reused nonces are refused."
+            ),
+        }
