@@ -129,11 +129,10 @@ def test_credential_filters(hospitals, system_actor):
     yanta_key, _ = credential_issue(actor=system_actor, institution=hospitals["yanta"])
     baoji_key, _ = credential_issue(actor=system_actor, institution=hospitals["baoji"], valid_days=10)
     credential_revoke(actor=system_actor, credential=yanta_key, reason="泄露")
-    keys = lambda params: sorted(
-        ApiCredentialFilterSet(params, queryset=ApiCredential.objects.all()).qs.values_list(  # noqa: E731
-            "key_id", flat=True
-        )
-    )
+    def keys(params):
+        filterset = ApiCredentialFilterSet(params, queryset=ApiCredential.objects.all())
+        return sorted(filterset.qs.values_list("key_id", flat=True))
+
     assert keys({"status": "revoked"}) == [yanta_key.key_id]
     assert keys({"region": "610300"}) == [baoji_key.key_id]
     assert keys({"institution_code": hospitals["yanta"].code}) == [yanta_key.key_id]
