@@ -10,7 +10,12 @@ from django.utils.translation import gettext_lazy as _
 
 from institutions import actions
 from institutions.models import ApiCredential, CardMaker, FinancialInstitution, MedicalInstitution
-from institutions.selectors import credentials_expiring, institution_equipment
+from institutions.selectors import (
+    card_maker_has_valid_filing,
+    card_maker_work,
+    credentials_expiring,
+    institution_equipment,
+)
 from registry.actors import Actor
 from registry.admin_base import ActionAdmin, run_with_reason
 from registry.admin_mixins import RegionTreeFilter
@@ -198,7 +203,38 @@ class MedicalInstitutionAdmin(OrganisationAdmin):
 
 @admin.register(CardMaker)
 class CardMakerAdmin(OrganisationAdmin):
+    list_display = ["name", "code", "region", "filing_flag", "head", "phone", "status"]
     detail_fields = ["licence_number"]
+    readonly_fields = [*OrganisationAdmin.readonly_fields, "filing_flag", "work_panel"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None:
+            fieldsets.insert(2, (_("Filing and production"), {"fields": ["filing_flag", "work_panel"]}))
+        return fieldsets
+
+    @admin.display(description=_("filed product"))
+    def filing_flag(self, obj):
+        if card_maker_has_valid_filing(obj):
+            return format_html('<span style="color:#2e7d32">{}</span>', _("valid filing"))
+        return format_html('<strong style="color:#ba2121">⚠ {}</strong>', _("no valid filed product"))
+
+    @admin.display(description=_("production"))
+    def work_panel(self, obj):
+        work = card_maker_work(maker=obj)
+        rate = "-" if work["success_rate"] is None else f"{work['success_rate']}%"
+        return format_html(
+            "{}: {} · {}: {} · {}: {} · {}: {}",
+            _("planned"),
+            work["planned"],
+            _("produced"),
+            work["produced"],
+            _("failed"),
+            work["failed"],
+            _("success rate"),
+            rate,
+        )
+
     export_columns = CARD_MAKER_COLUMNS
     export_title = _("Card makers")
 

@@ -34,13 +34,35 @@ def financial_institution_list(*, user, filters: dict | None = None) -> QuerySet
     return FinancialInstitutionFilterSet(filters or {}, queryset=queryset).qs
 
 
-def card_makers_without_filed_product(*, user) -> QuerySet[CardMaker]:
-    """Card makers with no valid filed product (the Vendors issue supplies the filings).
+def card_maker_has_valid_filing(maker: CardMaker) -> bool:
+    """Does the maker produce with at least one valid filed product? The Vendors issue answers through
+    FILING_CHECK; until filings exist on this node no maker can show one, so the answer is no."""
+    return bool(FILING_CHECK["check"](maker)) if FILING_CHECK.get("check") else False
 
-    Until product filings exist on this node, no maker can show a valid filing, so every active maker is
-    listed: the comparison is honest about what it does not know yet.
-    """
-    return card_maker_list(user=user).filter(status="active")
+
+def card_makers_without_filed_product(*, user) -> list[CardMaker]:
+    """Active card makers with no valid filed product: flagged in the admin and in this report."""
+    return [
+        maker
+        for maker in card_maker_list(user=user).filter(status="active")
+        if not card_maker_has_valid_filing(maker)
+    ]
+
+
+def card_maker_work(*, maker: CardMaker) -> dict:
+    """A maker's production figures (planned, produced, failed, success rate); the Cards issue supplies them
+    through PRODUCTION_SOURCE. Until then every figure is zero."""
+    source = PRODUCTION_SOURCE.get("figures")
+    figures = source(maker) if source else {"planned": 0, "produced": 0, "failed": 0}
+    done = figures["produced"] + figures["failed"]
+    figures["success_rate"] = round(figures["produced"] / done * 100, 1) if done else None
+    return figures
+
+
+# Hooks other apps fill at start-up (this app must not import them): the Vendors issue sets
+# FILING_CHECK["check"] = callable(maker) -> bool; the Cards issue sets PRODUCTION_SOURCE["figures"].
+FILING_CHECK: dict = {}
+PRODUCTION_SOURCE: dict = {}
 
 
 def credentials_expiring(*, user, within_days: int = EXPIRY_WARNING_DAYS[0]) -> QuerySet[ApiCredential]:

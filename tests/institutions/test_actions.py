@@ -109,3 +109,25 @@ def test_card_maker_register(system_actor):
         licence_number="L-1",
     )
     assert maker.licence_number == "L-1"
+
+
+@pytest.mark.django_db
+def test_a_card_maker_without_a_filed_product_is_flagged(card_maker, make_user, settings, client):
+    from institutions import selectors
+
+    settings.HC_REGION = "610100"
+    user = make_user("m", roles=["系统管理员"], scope="610100")
+    assert selectors.card_makers_without_filed_product(user=user) == [card_maker]
+    client.force_login(user)
+    assert "⚠" in client.get("/admin/institutions/cardmaker/").content.decode()
+    selectors.FILING_CHECK["check"] = lambda maker: True  # what the Vendors issue plugs in
+    try:
+        assert selectors.card_makers_without_filed_product(user=user) == []
+    finally:
+        selectors.FILING_CHECK.clear()
+    assert selectors.card_maker_work(maker=card_maker) == {
+        "planned": 0,
+        "produced": 0,
+        "failed": 0,
+        "success_rate": None,
+    }
