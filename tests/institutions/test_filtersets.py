@@ -129,6 +129,7 @@ def test_credential_filters(hospitals, system_actor):
     yanta_key, _ = credential_issue(actor=system_actor, institution=hospitals["yanta"])
     baoji_key, _ = credential_issue(actor=system_actor, institution=hospitals["baoji"], valid_days=10)
     credential_revoke(actor=system_actor, credential=yanta_key, reason="泄露")
+
     def keys(params):
         filterset = ApiCredentialFilterSet(params, queryset=ApiCredential.objects.all())
         return sorted(filterset.qs.values_list("key_id", flat=True))
