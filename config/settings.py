@@ -84,6 +84,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+if PRODUCTION:
+    # Static files (the admin's CSS, the docs UI) straight from gunicorn: these networks have no CDN.
+    # Development serves them with runserver.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "registry.User"
@@ -125,11 +130,23 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, compressed copies served by WhiteNoise in production; plain files while developing.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(HC_VAR_DIR / "media")))
 MEDIA_URL = "media/"
 
 # --- Security (production) ----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Cookies ignore the port: three nodes on one host must not share a login.
+SESSION_COOKIE_NAME = f"hc_{HC_TIER}_{HC_REGION}_session"
+CSRF_COOKIE_NAME = f"hc_{HC_TIER}_{HC_REGION}_csrftoken"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 if PRODUCTION:
@@ -174,6 +191,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"; each choice set gets its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        # Centres and the institution registers share one choice set (active / deregistered).
+        "RegisterStatusEnum": "registry.choices.CentreStatus",
+        "CredentialStatusEnum": "institutions.choices.CredentialStatus",
+        "ImportJobStatusEnum": "registry.models.imports.ImportJobStatus",
+        "ExportJobStatusEnum": "registry.choices.ExportJobStatus",
+    },
     # The networks these nodes run on are closed: the docs UI is served from our own static files.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

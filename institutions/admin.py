@@ -18,6 +18,7 @@ from institutions.selectors import (
 )
 from registry.actors import Actor
 from registry.admin_base import ActionAdmin, run_with_reason
+from registry.admin_imports import ImportAdminMixin
 from registry.admin_mixins import RegionTreeFilter
 from registry.errors import DomainError
 from registry.exports import Column
@@ -141,13 +142,14 @@ class OrganisationAdmin(ActionAdmin):
 
 
 @admin.register(MedicalInstitution)
-class MedicalInstitutionAdmin(OrganisationAdmin):
+class MedicalInstitutionAdmin(ImportAdminMixin, OrganisationAdmin):
     list_display = ["name", "code", "region", "category", "grade", "nature", "head", "phone", "status"]
     list_filter = [RegionTreeFilter, "status", "category", "nature", "grade", "registered_at"]
     search_fields = ["name", "code", "licence_number"]
     detail_fields = ["licence_number", "nature", "category", "grade"]
     export_columns = MEDICAL_COLUMNS
     export_title = _("Medical institutions")
+    import_spec_name = "institutions.medical"
     actions = [*OrganisationAdmin.actions, "issue_credential"]
     readonly_fields = [*OrganisationAdmin.readonly_fields, "equipment", "credentials_panel"]
 

@@ -384,3 +384,6 @@ class ExportJobAdmin(ReadOnlyAdmin):
         return FileResponse(
             job.file.open("rb"), as_attachment=True, filename=job.file.name.rsplit("/", 1)[-1]
         )
+
+
+from registry import admin_imports  # noqa: E402, F401  (import jobs and the ImportAdminMixin pages)

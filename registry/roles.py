@@ -18,6 +18,9 @@ class Role:
     grants: tuple[tuple[str, str], ...]
 
 
+# What every working role may look up: the region tree, the centres and the institution registers.
+REFERENCE = (("registry", "view_region"), ("registry", "view_registrationcentre"), ("institutions", "view"))
+
 ROLES: tuple[Role, ...] = (
     Role("system_admin", "系统管理员", _("System administrator"), ((ALL, ALL),)),
     Role(
@@ -25,9 +28,8 @@ ROLES: tuple[Role, ...] = (
         "卡管理员",
         _("Card manager"),
         (
+            *REFERENCE,
             ("cards", ALL),
-            ("institutions", "view"),
-            ("registry", "view_region"),
             ("registry", "view_personal_data"),
         ),
     ),
@@ -40,21 +42,21 @@ ROLES: tuple[Role, ...] = (
             ("cards", "add"),
             ("cards", "change"),
             ("terminals", ALL),
-            ("institutions", "view"),
+            *REFERENCE,
         ),
     ),
     Role(
         "sam_manager",
         "SAM卡管理员",
         _("SAM manager"),
-        (("sam", ALL), ("institutions", "view"), ("terminals", "view")),
+        (*REFERENCE, ("sam", ALL), ("terminals", "view")),
     ),
     Role("statistician", "统计员", _("Statistician"), (("stats", ALL), (ALL, "view"))),
     Role(
         "reviewer",
         "审核员",
         _("Reviewer"),
-        (("cards", "view"), ("cards", "review"), ("sam", "view"), ("sam", "review")),
+        (*REFERENCE, ("cards", "view"), ("cards", "review"), ("sam", "view"), ("sam", "review")),
     ),
     Role("read_only", "只读用户", _("Read-only"), ((ALL, "view"),)),
 )

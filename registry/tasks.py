@@ -8,3 +8,17 @@ from registry import actions
 @shared_task(acks_late=True)
 def export_job_run_task(job_id: int) -> None:
     actions.export_job_run(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def import_job_check_task(job_id: int) -> None:
+    from registry.import_actions import import_job_run_check
+
+    import_job_run_check(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def import_job_commit_task(job_id: int) -> None:
+    from registry.import_actions import import_job_run_commit
+
+    import_job_run_commit(job_id=job_id)

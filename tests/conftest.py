@@ -29,6 +29,17 @@ def test_keys(settings, tmp_path):
     return TEST_KEYS
 
 
+@pytest.fixture(autouse=True)
+def tasks_run_in_process():
+    """Unit tests run tasks in-process even when CI sets a broker; the real-worker tests switch this off."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 @pytest.fixture
 def system_actor() -> Actor:
     return Actor.system(channel=Channel.COMMAND, label="test")
@@ -43,7 +54,11 @@ def make_user(db, system_actor):
     def make(username: str, *, roles: list[str] | None = None, scope: str | None = None, **extra):
         region = Region.objects.get(code=scope) if scope else None
         return user_create(
-            actor=system_actor, username=username, password="pw-Test-2026!", roles=roles or [], scope_region=region,
+            actor=system_actor,
+            username=username,
+            password="pw-Test-2026!",
+            roles=roles or [],
+            scope_region=region,
             **extra,
         )
 

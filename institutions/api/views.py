@@ -1,5 +1,6 @@
 """API views of the institutions app: the staff registers and the hospital-facing whoami. Thin: parse, check, act."""
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -82,7 +83,7 @@ class MedicalInstitutionViewSet(OrganisationViewSet):
     serializer_class = MedicalInstitutionSerializer
     filterset_class = MedicalInstitutionFilterSet
     export_columns = MEDICAL_COLUMNS
-    export_title = "医疗机构"
+    export_title = _("Medical institutions")
 
 
 class CardMakerViewSet(OrganisationViewSet):
@@ -90,7 +91,7 @@ class CardMakerViewSet(OrganisationViewSet):
     serializer_class = CardMakerSerializer
     filterset_class = CardMakerFilterSet
     export_columns = CARD_MAKER_COLUMNS
-    export_title = "制卡机构"
+    export_title = _("Card makers")
 
 
 class FinancialInstitutionViewSet(OrganisationViewSet):
@@ -98,7 +99,7 @@ class FinancialInstitutionViewSet(OrganisationViewSet):
     serializer_class = FinancialInstitutionSerializer
     filterset_class = FinancialInstitutionFilterSet
     export_columns = FINANCIAL_COLUMNS
-    export_title = "金融机构"
+    export_title = _("Financial institutions")
 
 
 class ApiCredentialViewSet(
@@ -130,7 +131,7 @@ class ApiCredentialViewSet(
         )
         if institution is None:
             raise NotFoundError(
-                "No institution with code %(code)s in your region.",
+                _("No institution with code %(code)s in your region."),
                 {"code": code},
                 code="institution_not_found",
             )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from registry.errors import DomainError
 from registry.exports import Column, Sheet, export_response
 from registry.scope import scope_queryset
 
@@ -60,14 +62,8 @@ class ExportMixin:
 
         fmt = request.query_params.get("as", "xlsx")
         if fmt not in ("xlsx", "pdf"):
-            return Response(
-                {
-                    "code": "bad_format",
-                    "message_zh": "格式只能是 xlsx 或 pdf",
-                    "message_en": "as must be xlsx or pdf",
-                    "detail": None,
-                },
-                status=status.HTTP_400_BAD_REQUEST,
+            raise DomainError(
+                _("The file format must be xlsx or pdf."), code="bad_format", detail={"field": "as"}
             )
         sheet = self.export_sheet(request)
         rows = sheet.rows.count()

@@ -1,5 +1,6 @@
 """Staff API views of the registry: thin, they parse, check permission and call an action."""
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -48,7 +49,7 @@ class CentreViewSet(
     filterset_class = CentreFilterSet
     ordering_fields = ["region", "name", "registered_at", "changed_at"]
     export_columns = CENTRE_COLUMNS
-    export_title = "注册管理中心"
+    export_title = _("Registration centres")
 
     def get_serializer_class(self):
         return CentreUpdateSerializer if self.action in ("update", "partial_update") else CentreSerializer

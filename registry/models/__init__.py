@@ -3,8 +3,18 @@
 from .audit import AuditEntry
 from .centres import RegistrationCentre
 from .exports import ExportJob
+from .imports import ImportJob
 from .journal import Counter, JournalEntry
 from .regions import Region
 from .users import User
 
-__all__ = ["AuditEntry", "Counter", "ExportJob", "JournalEntry", "Region", "RegistrationCentre", "User"]
+__all__ = [
+    "AuditEntry",
+    "Counter",
+    "ExportJob",
+    "ImportJob",
+    "JournalEntry",
+    "Region",
+    "RegistrationCentre",
+    "User",
+]

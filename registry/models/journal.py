@@ -9,8 +9,8 @@ from registry.choices import JournalOp
 class Counter(models.Model):
     """A named gap-free counter. Taking a number locks the row until commit, so numbers commit in order."""
 
-    name = models.CharField(max_length=50, primary_key=True)
-    value = models.BigIntegerField(default=0)
+    name = models.CharField(_("name"), max_length=50, primary_key=True)
+    value = models.BigIntegerField(_("value"), default=0)
 
     class Meta:
         verbose_name = _("counter")

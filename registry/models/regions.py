@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry.choices import NATION_CODE, RegionLevel
 
@@ -23,8 +24,9 @@ class Region(models.Model):
     )
 
     class Meta:
-        verbose_name = _("region")
-        verbose_name_plural = _("regions")
+        # "region" alone is a filter label (地区); the model is the administrative division (行政区划).
+        verbose_name = pgettext_lazy("model", "region")
+        verbose_name_plural = pgettext_lazy("model", "regions")
         ordering = ["code"]
 
     def __str__(self) -> str:

@@ -53,7 +53,7 @@ def test_deregister_keeps_the_record_with_reason_and_an_illegal_repeat_names_the
     error = caught.value
     assert error.current == "deregistered" and error.allowed == ["active"]
     assert "已注销" in error.message_zh and "有效" in error.message_zh
-    assert "'deregistered'" in error.message_en and "active" in error.message_en
+    assert "from “Deregistered” to “Deregistered”" in error.message_en and "Active" in error.message_en
     assert RegistrationCentre.objects.filter(pk=centre.pk).exists()
 
 
