@@ -177,6 +177,19 @@ def print_summary(var_dir: Path, *, serving: bool) -> None:
             role = f"{login.role.group_name} ({login.role.key.replace('_', ' ')})"
             say(f"  {pad(login.username, 26)}{pad(login.password, 22)}{role}")
         say("")
+    key_file = var_dir / "city" / "demo_hospital_key.json"
+    if key_file.exists():
+        key = json.loads(key_file.read_text(encoding="utf-8"))
+        say(f"Hospital API key / 医院接口密钥 ({key['institution']}, city node):")
+        say(f"  {pad('X-HC-Key:', 14)}{key['key_id']}")
+        say(f"  {pad('secret / 密钥:', 14)}{key['secret']}")
+        city = next(node for node in NODES if node.tier == "city")
+        say(
+            f"  try / 试用: HC_BASE_URL={city.base_url} HC_KEY_ID={key['key_id']} HC_SECRET={key['secret']} \\"
+        )
+        say("      python3 -c \"$(sed -n '/^```python/,/^```/p' docs/hospital-api.md | sed '1d;$d')\"")
+        say("  (signing scheme and refusal codes: docs/hospital-api.md / 签名规则见 docs/hospital-api.md)")
+        say("")
     say("Demo passwords are for this demo only / 演示密码仅用于本地演示，切勿用于真实部署。")
     if serving:
         say(

@@ -151,6 +151,8 @@ class Command(BaseCommand):
         own = self.seed_own_centre()
         peer_count = self.seed_peers(peer_rows)
         extra = self.seed_extra_centres()
+        for app_label, summary in self.seed_apps():
+            self.stdout.write(f"  {app_label}: {summary}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready on {self.tier} {self.region.code} / 演示数据已就绪: "
@@ -158,6 +160,22 @@ class Command(BaseCommand):
                 f"{extra} other centres created{', own centre details filled' if own else ''}"
             )
         )
+
+    def seed_apps(self):
+        """Each app that has demo data keeps it in `<app>/demo.py` with `seed(*, actor, stdout) -> str`.
+
+        Found by name, the way the admin finds admin.py, so the registry imports no other app.
+        """
+        from importlib import import_module
+        from importlib.util import find_spec
+
+        from django.apps import apps
+
+        for config in apps.get_app_configs():
+            if config.name == "registry" or find_spec(f"{config.name}.demo") is None:
+                continue
+            module = import_module(f"{config.name}.demo")
+            yield config.label, module.seed(actor=self.actor, stdout=self.stdout)
 
     # --- users ---------------------------------------------------------------------------------------
 
