@@ -38,7 +38,13 @@ class RegionTreeFilter(admin.SimpleListFilter):
         base = chosen or _scope_root(request.user)
         if base is None:
             return []
-        children = Region.objects.filter(parent_id=base).only("code", "name").order_by("code")
+        # xxxx01 "市辖区" codes are kept for old ID numbers but are no place a clerk would pick.
+        children = (
+            Region.objects.filter(parent_id=base)
+            .exclude(name__endswith="市辖区")
+            .only("code", "name")
+            .order_by("code")
+        )
         choices = [(r.code, r.name) for r in children]
         if chosen:
             region = Region.objects.filter(code=chosen).only("code", "full_name").first()

@@ -115,3 +115,12 @@ def test_unmasking_needs_the_permission_and_is_audited(client, superuser, make_u
     assert "61010219900307123X" in page and "王小明" in page
     audit = AuditEntry.objects.get(action="personal_data.reveal")
     assert audit.user == superuser and audit.object_key == str(clerk.pk)
+
+
+@pytest.mark.django_db
+def test_an_english_browser_still_gets_chinese_unless_english_is_chosen(client, superuser):
+    client.force_login(superuser)
+    page = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert "注册管理中心" in page
+    client.post("/i18n/setlang/", {"language": "en", "next": "/admin/"})
+    assert "Registration centres" in client.get("/admin/").content.decode()
