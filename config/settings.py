@@ -198,6 +198,8 @@ SPECTACULAR_SETTINGS = {
         "CredentialStatusEnum": "institutions.choices.CredentialStatus",
         "ImportJobStatusEnum": "registry.models.imports.ImportJobStatus",
         "ExportJobStatusEnum": "registry.choices.ExportJobStatus",
+        "FilingStatusEnum": "vendors.choices.FilingStatus",
+        "ActualUseStatusEnum": "vendors.choices.ActualUseStatus",
     },
     # The networks these nodes run on are closed: the docs UI is served from our own static files.
     "SWAGGER_UI_DIST": "SIDECAR",

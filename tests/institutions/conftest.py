@@ -16,7 +16,7 @@ def make_uscc(region: str = "610113", kind: str = "12") -> str:
     """A valid unified social credit code: public institutions start 12, companies 91."""
     body = f"{kind}{region}{next(_serial):08d}"[:16] + "X"
     body = body.replace("I", "X").replace("O", "X")
-    return body + uscc.calc_check_digit(body)
+    return body + uscc.calc_check_digit(body)  # (USCC's takes the 17 characters before the check digit)
 
 
 @pytest.fixture
