@@ -47,7 +47,7 @@ def database_from_url(url: str) -> dict:
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL;",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
         }
     if scheme in {"postgres", "postgresql", "pgsql"}:

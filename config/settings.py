@@ -200,6 +200,12 @@ SPECTACULAR_SETTINGS = {
         "ExportJobStatusEnum": "registry.choices.ExportJobStatus",
         "FilingStatusEnum": "vendors.choices.FilingStatus",
         "ActualUseStatusEnum": "vendors.choices.ActualUseStatus",
+        "ApplicationChannelEnum": "cards.choices.ApplicationChannel",
+        "EventChannelEnum": "registry.choices.Channel",
+        "DocumentTypeEnum": "cards.choices.DocumentType",
+        "ContactRelationEnum": "cards.choices.ContactRelation",
+        "AddressTypeEnum": "cards.choices.AddressType",
+        "ReviewDecisionEnum": "cards.choices.ReviewDecision",
     },
     # The networks these nodes run on are closed: the docs UI is served from our own static files.
     "SWAGGER_UI_DIST": "SIDECAR",

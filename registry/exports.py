@@ -276,3 +276,80 @@ def export_response(sheet: Sheet, fmt: str) -> FileResponse:
         filename=export_filename(sheet.title, fmt, sheet.generated_at),
         content_type=CONTENT_TYPES[fmt],
     )
+
+
+def write_document_pdf(
+    out: BinaryIO,
+    *,
+    title: str,
+    fields: Sequence[tuple[Any, Any]],
+    signature_lines: Sequence[Any] = (),
+    footer: str = "",
+    subtitle: str = "",
+) -> None:
+    """Print one document (a receipt, a slip to sign) on portrait A4: a title, label/value rows, lines to sign.
+
+    The same embedded CJK font and styles as the list printouts; plain layout, no images or codes, so any
+    office printer renders it and text extraction finds every value.
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    font = cjk_font_name()
+    title_style = ParagraphStyle(
+        "doc-title", fontName=font, fontSize=17, leading=24, alignment=1, spaceAfter=2
+    )
+    meta_style = ParagraphStyle(
+        "doc-meta", fontName=font, fontSize=9, leading=13, alignment=1, textColor=colors.HexColor("#444444")
+    )
+    label_style = ParagraphStyle("doc-label", fontName=font, fontSize=10.5, leading=15, wordWrap="CJK")
+    value_style = ParagraphStyle("doc-value", parent=label_style)
+    sign_style = ParagraphStyle("doc-sign", fontName=font, fontSize=11, leading=16)
+    foot_style = ParagraphStyle(
+        "doc-foot", fontName=font, fontSize=8.5, leading=12, textColor=colors.HexColor("#444444")
+    )
+
+    page_size = A4
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=page_size,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        topMargin=20 * mm,
+        bottomMargin=18 * mm,
+        title=str(title),
+    )
+    usable = page_size[0] - 40 * mm
+    story = [Paragraph(_escape(str(title)), title_style)]
+    if subtitle:
+        story.append(Paragraph(_escape(str(subtitle)), meta_style))
+    story.append(Spacer(1, 6 * mm))
+    rows = [
+        [Paragraph(_escape(str(label)), label_style), Paragraph(_escape(text_value(value)), value_style)]
+        for label, value in fields
+    ]
+    if rows:
+        table = Table(rows, colWidths=[usable * 0.3, usable * 0.7])
+        table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#888888")),
+                    ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#F2F2F2")),
+                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                    ("TOPPADDING", (0, 0), (-1, -1), 5),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 5),
+                ]
+            )
+        )
+        story.append(table)
+    story.append(Spacer(1, 14 * mm))
+    for line in signature_lines:
+        story.append(Paragraph(_escape(str(line)), sign_style))
+        story.append(Spacer(1, 10 * mm))
+    if footer:
+        story.append(Spacer(1, 4 * mm))
+        story.append(Paragraph(_escape(str(footer)), foot_style))
+    doc.build(story)

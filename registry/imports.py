@@ -49,6 +49,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from registry.errors import DomainError
+from registry.protection import mask_id_number, mask_name, redact
 
 MAX_ERRORS = 1000  # errors kept in a report (and on an ImportJob); the total is always counted
 SAMPLE_ROWS = 10  # valid rows shown in the dry-run preview
@@ -131,6 +132,14 @@ class ImportContext:
 Parser = Callable[[str, ImportContext], Any]
 
 
+def mask_cell(value: str) -> str:
+    """A personal cell as a report may show it: ID-like values keep six and four characters, others one."""
+    value = str(value or "")
+    if len(value) >= 15 and value[:6].isdigit():
+        return mask_id_number(value)
+    return redact(value) if any(ch.isdigit() for ch in value) else mask_name(value)
+
+
 @dataclass(frozen=True)
 class ImportColumn:
     """One column of an import.
@@ -149,6 +158,10 @@ class ImportColumn:
     choices: Sequence[tuple[str, Any]] = ()
     max_length: int | None = None
     empty: Any = ""  # the value of an empty cell in an optional column
+    personal: bool = False  # personal data: reports and stored errors show the value masked
+
+    def mask_value(self, value: str) -> str:
+        return mask_cell(value)
 
     def parse_cell(self, text: str, context: ImportContext) -> Any:
         if self.parse is not None:
@@ -659,11 +672,15 @@ class _Checker:
             self.headers = {column.key: str(column.header) for column in spec.columns}
         self.headers[""] = ""
         self.seen = _SeenKeys()
+        self.personal = {column.key: column for column in spec.columns if column.personal}
         self.key_header = spec.column(spec.key_column).header
         self.required_message = _render_both(_("This column is required."))
 
     def error(self, row: int, key: str, value: str, zh: str, en: str) -> None:
-        self.report.add_error(RowError(row, key, self.headers.get(key, key), value, zh, en))
+        # Error reports are stored on the job and exported: personal values never appear in clear there.
+        if key in self.personal:
+            value = self.personal[key].mask_value(value)
+        self.report.add_error(RowError(row, key, self.headers.get(key, key), value, redact(zh), redact(en)))
 
     def check(self, number: int, raw: dict[str, str]) -> dict | None:
         """The row's values, or None when it has a problem (recorded)."""

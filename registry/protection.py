@@ -173,6 +173,29 @@ class EncryptedTextField(models.TextField):
         return super().get_lookup(lookup_name)
 
 
+class EncryptedJSONField(EncryptedTextField):
+    """A JSON value (e.g. a holder's emergency contacts) sealed as one text column."""
+
+    def from_db_value(self, value, expression, connection):
+        text = super().from_db_value(value, expression, connection)
+        return json.loads(text) if text else (None if text is None else [])
+
+    def to_python(self, value):
+        if isinstance(value, str) and value:
+            return json.loads(value)
+        return value
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, str):  # already JSON text (from a form)
+            value = json.loads(value) if value else []
+        return seal(json.dumps(value, ensure_ascii=False, separators=(",", ":")), context=self.seal_context)
+
+    def value_to_string(self, obj):
+        return json.dumps(self.value_from_object(obj), ensure_ascii=False)
+
+
 class BlindIndexField(models.CharField):
     """Holds blind_index(<source field>) and is recomputed on every save."""
 
@@ -189,6 +212,8 @@ class BlindIndexField(models.CharField):
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
         kwargs["source"] = self.source
+        # __init__ defaults db_index to True, so an explicit False must survive the round trip too.
+        kwargs["db_index"] = self.db_index
         if self.family != self.source:
             kwargs["family"] = self.family
         return name, path, args, kwargs
@@ -206,6 +231,36 @@ def blind_lookup(model: type[models.Model], source: str, value: str) -> dict[str
         if isinstance(field, BlindIndexField) and field.source == source:
             return {field.name: blind_index(value, family=field.family)}
     raise FieldError(f"{model._meta.label} has no blind index for {source}")
+
+
+JOURNAL_CONTEXT = "journal"
+
+
+def seal_payload(payload: dict, fields: tuple[str, ...] | list[str]) -> dict:
+    """A journal payload with its personal fields sealed under this node's keys ({"sealed": token}).
+
+    The journal is stored in the database like everything else, so personal data in it is sealed too; the
+    exchange app opens these fields and re-encrypts the bundle for the receiving node.
+    """
+    sealed = dict(payload)
+    for field in fields:
+        value = sealed.get(field)
+        if value not in (None, "", []):
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            sealed[field] = {
+                "sealed": seal(text, context=f"{JOURNAL_CONTEXT}.{field}"),
+                "json": not isinstance(value, str),
+            }
+    return sealed
+
+
+def unseal_payload(payload: dict) -> dict:
+    opened = dict(payload)
+    for field, value in payload.items():
+        if isinstance(value, dict) and "sealed" in value:
+            text = unseal(value["sealed"], context=f"{JOURNAL_CONTEXT}.{field}")
+            opened[field] = json.loads(text) if value.get("json") else text
+    return opened
 
 
 def encrypted_fields(model: type[models.Model]) -> list[EncryptedTextField]:

@@ -1,4 +1,13 @@
-"""Staff API routes of the cards app."""
+"""Staff API routes of the cards app: each area module lists its ROUTES."""
+
+from rest_framework.routers import SimpleRouter
+
+from cards.api import applications, cards, holders, production, stock
 
 app_name = "cards-api"
-urlpatterns: list = []
+
+router = SimpleRouter()
+for module in (holders, applications, production, stock, cards):
+    for prefix, viewset, basename in module.ROUTES:
+        router.register(prefix, viewset, basename=basename)
+urlpatterns = router.urls

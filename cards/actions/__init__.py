@@ -1,0 +1,34 @@
+"""Every write of the cards app, one module per area (holders, applications, production, stock, issuance).
+
+Each action is keyword-only, takes the acting Actor, runs in one durable transaction and writes the card
+event (the case history), the audit row and the journal row in that transaction.
+"""
+
+from cards.actions.applications import (  # noqa: F401
+    application_review,
+    application_submit,
+    application_withdraw,
+    batch_create,
+)
+from cards.actions.holders import (  # noqa: F401
+    holder_compare,
+    holder_import_batch,
+    holder_register,
+    holder_reveal,
+    holder_update,
+)
+from cards.actions.issuance import (  # noqa: F401
+    card_collect,
+    card_issue_onsite_abort,
+    card_issue_onsite_allocate,
+    card_issue_onsite_complete,
+)
+from cards.actions.production import (  # noqa: F401
+    plan_close,
+    plan_generate,
+    plan_personalisation_file,
+    plan_return_apply,
+    plan_start,
+    plan_submit,
+)
+from cards.actions.stock import shipment_update, stock_in_record, stock_out_record  # noqa: F401

@@ -1,0 +1,1 @@
+"""Filtersets of the cards app, one module per area."""

@@ -1,0 +1,21 @@
+"""The cards app's models: holders, applications, production, stock and logistics, the card and its events."""
+
+from .applications import Application, ApplicationBatch, ApplicationReview
+from .cards import Card, CardEvent
+from .holders import Resident
+from .production import PlanItem, ProductionPlan
+from .stock import Shipment, StockIn, StockOut
+
+__all__ = [
+    "Application",
+    "ApplicationBatch",
+    "ApplicationReview",
+    "Card",
+    "CardEvent",
+    "PlanItem",
+    "ProductionPlan",
+    "Resident",
+    "Shipment",
+    "StockIn",
+    "StockOut",
+]

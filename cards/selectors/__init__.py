@@ -1,0 +1,1 @@
+"""Scoped reads of the cards app, one module per area."""

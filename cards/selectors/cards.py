@@ -1,0 +1,59 @@
+"""Scoped reads of the cards app: cards, the collected / uncollected lists, and the case history."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from cards.actions.issuance import ONSITE_CHANNELS
+from cards.choices import ApplicationStatus, CardStatus
+from cards.filtersets.cards import CardFilterSet, Collection
+from cards.models import Application, Card, CardEvent, Resident
+from registry.scope import scope_queryset
+
+CARD_RELATED = ("resident", "region", "application", "medical_institution", "financial_institution")
+
+
+def card_list(*, user, filters: dict | None = None) -> QuerySet[Card]:
+    queryset = scope_queryset(Card.objects.select_related(*CARD_RELATED), user)
+    return CardFilterSet(filters or {}, queryset=queryset).qs
+
+
+def card_collected_list(*, user, filters: dict | None = None) -> QuerySet[Card]:
+    return card_list(user=user, filters={**(filters or {}), "collection": Collection.COLLECTED})
+
+
+def card_uncollected_list(*, user, filters: dict | None = None) -> QuerySet[Card]:
+    return card_list(user=user, filters={**(filters or {}), "collection": Collection.UNCOLLECTED})
+
+
+def cards_to_collect(*, user, resident: Resident) -> QuerySet[Card]:
+    """The holder's cards waiting at an issuing point in the user's scope (what the clerk hands over)."""
+    return card_list(user=user).filter(resident=resident, status=CardStatus.AWAITING_COLLECTION)
+
+
+def onsite_candidates(*, user, resident: Resident) -> dict:
+    """What the on-site issuance page offers for a holder: approved applications that may be issued on the
+    spot, and cards allocated but not yet written (ISSUING)."""
+    applications = scope_queryset(
+        Application.objects.select_related("medical_institution", "financial_institution"), user
+    ).filter(resident=resident, status=ApplicationStatus.APPROVED, channel__in=ONSITE_CHANNELS)
+    issuing = card_list(user=user).filter(resident=resident, status=CardStatus.ISSUING)
+    return {"applications": applications, "issuing": issuing}
+
+
+EVENT_RELATED = ("card", "application", "user")
+
+
+def card_history(*, card: Card) -> QuerySet[CardEvent]:
+    """The complete case history behind one card: its own events and every event of its holder's
+    applications (the application, the reviews, the plan, an aborted on-site attempt), oldest first."""
+    return (
+        CardEvent.objects.filter(Q(card=card) | Q(application__resident_id=card.resident_id))
+        .select_related(*EVENT_RELATED)
+        .order_by("at", "id")
+    )
+
+
+def holder_history(*, resident: Resident) -> QuerySet[CardEvent]:
+    """Everything that happened to a holder: registration, changes, applications, every card, oldest first."""
+    return CardEvent.objects.filter(resident=resident).select_related(*EVENT_RELATED).order_by("at", "id")

@@ -1,0 +1,250 @@
+"""Benchmark: the holder import from the regional platform (issue 4: 1,000,000 rows at 20,000 rows/s or better on
+PostgreSQL, including validation and encryption, memory bounded; measured against a plain COPY). Not a test.
+
+Writes real rows into the configured database, so point it at a scratch one:
+
+    createdb -h 127.0.0.1 -U postgres hc_bench
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/hc_bench HC_VAR_DIR=var/bench \\
+        .venv/bin/python manage.py migrate
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/hc_bench HC_VAR_DIR=var/bench \\
+        .venv/bin/python tests/bench/bench_holder_import.py [rows] [--keep]
+
+A CSV file of `rows` new holders (name, ID number, sex, ethnicity, birth date, address, phone: what the
+platforms send) is written to a temporary directory, streamed, then:
+- the dry run (import_check: parse + validate every row), as the admin's upload does;
+- the commit (import_commit, precheck=False as an import job runs it: parse + validate again, seal, blind
+  index, COPY, journal and audit rows), batch after batch, each its own transaction;
+- a re-import of the same file (every row found, nothing written);
+- on PostgreSQL, a plain COPY of the same file's rows into a temporary table (the physical limit).
+Peak memory is the process's maximum resident set (ru_maxrss) before and after each step, and Python's own
+peak (tracemalloc is too slow for a timing run, so it is measured on a separate, smaller run of 20,000 rows).
+Holders written are deleted afterwards (with their journal rows) unless --keep.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import resource
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNTIES = [
+    "610102",
+    "610103",
+    "610104",
+    "610111",
+    "610112",
+    "610113",
+    "610114",
+    "610115",
+    "610116",
+    "610117",
+]
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
+STREETS = ["长安南路", "小寨东路", "含光路", "电子正街", "科技路", "太白南路", "雁塔北路", "南二环"]
+
+
+def setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("HC_VAR_DIR", str(ROOT / "var" / "bench"))
+    import django
+
+    django.setup()
+
+
+def id_number(county: str, born: dt.date, serial: int, male: bool) -> str:
+    from stdnum.cn import ric
+
+    sequence = serial % 1000
+    if (sequence % 2 == 1) != male:
+        sequence = (sequence + 1) % 1000
+    body = f"{county}{born:%Y%m%d}{sequence:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def write_file(path: Path, count: int, headers: list[str], start: int = 0) -> None:
+    """`count` distinct, valid holders, streamed to a UTF-8 CSV with the template's headers."""
+    base = dt.date(1930, 1, 1)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(headers)
+        for serial in range(start, start + count):
+            # Unique (county, birth date, sequence) triples: 10 counties x 30,000 days x 1,000 sequences.
+            county = COUNTIES[serial % len(COUNTIES)]
+            born = base + dt.timedelta(days=(serial // len(COUNTIES)) % 30_000)
+            male = serial % 2 == 0
+            sequence = serial // (len(COUNTIES) * 30_000) * 2
+            writer.writerow(
+                [
+                    SURNAMES[serial % len(SURNAMES)]
+                    + GIVEN[serial % len(GIVEN)]
+                    + GIVEN[(serial // 7) % len(GIVEN)],
+                    id_number(county, born, sequence + (1 if male else 0), male),
+                    "男" if male else "女",
+                    "01" if serial % 50 else "03",
+                    born.isoformat(),
+                    f"陕西省西安市{STREETS[serial % 8]}{serial % 300 + 1}号",
+                    f"13{serial % 1_000_000_000:09d}",
+                ]
+            )
+
+
+def out(text: str) -> None:
+    print(text)  # noqa: T201
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def server_cpu() -> float | None:
+    """CPU seconds the database backend serving this connection has used (PostgreSQL on this machine)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(label: str, count: int, function):
+    """Wall time, and the CPU time of this process and of its database backend: on a shared machine the CPU
+    times say what the import costs when the two cores are its own (wall >= max of the two)."""
+    server_before, cpu_before = server_cpu(), time.process_time()
+    start = time.perf_counter()
+    result = function()
+    seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu_before
+    server_after = server_cpu()
+    server = server_after - server_before if server_before is not None and server_after is not None else None
+    out(f"{label:<52} {seconds:8.2f} s  {count / seconds:9,.0f} rows/s   max RSS {maxrss_mb():7.1f} MB")
+    out(
+        f"{'':<52} CPU: Python {cpu:6.2f} s ({count / cpu:,.0f} rows/s)"
+        + (f", server {server:6.2f} s ({count / server:,.0f} rows/s)" if server else "")
+    )
+    return result, seconds
+
+
+def copy_seconds(path: Path) -> float | None:
+    """A plain COPY of the file's rows (as text) into a temporary table: the physical limit here."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        return None
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE bench_copy (name text, document_number text, sex text, ethnicity text, "
+            "birth_date text, address text, phone text) ON COMMIT DROP"
+        )
+        start = time.perf_counter()
+        with open(path, "rb") as handle:
+            handle.readline()  # the header
+            with cursor.copy("COPY bench_copy FROM STDIN WITH (FORMAT csv)") as copy:
+                while chunk := handle.read(1 << 20):
+                    copy.write(chunk)
+        return time.perf_counter() - start
+
+
+def python_peak(spec, actor, headers, directory: Path) -> float:
+    """Python's peak allocation (tracemalloc) during a commit of 20,000 rows: what the batches hold."""
+    from registry.imports import import_commit
+
+    path = directory / "small.csv"
+    write_file(path, 20_000, headers, start=3_000_000)
+    tracemalloc.start()
+    import_commit(spec, path, actor=actor, precheck=False)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1024 / 1024
+
+
+def cleanup(started: dt.datetime) -> None:
+    from django.db import connection, transaction
+
+    from cards.models import Resident
+    from registry.models import AuditEntry, JournalEntry
+
+    with transaction.atomic():
+        JournalEntry.objects.filter(
+            kind__in=["cards.holder", "cards.holder_batch"], created_at__gte=started
+        ).delete()
+        AuditEntry.objects.filter(action="holder.import", at__gte=started).delete()
+        Resident.objects.filter(created_at__gte=started).delete()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE cards_resident")
+
+
+def main(count: int, keep: bool) -> None:
+    setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.utils import timezone
+
+    from cards.importers import HOLDER_IMPORT
+    from registry.actors import Actor
+    from registry.choices import Channel
+    from registry.imports import import_check, import_commit, import_spec
+
+    spec = import_spec(HOLDER_IMPORT)
+    actor = Actor.system(channel=Channel.COMMAND, label="bench")
+    settings.HC_REGION = "610100"
+    headers = ["name", "document_number", "sex", "ethnicity", "birth_date", "address1", "phone1"]
+    out(f"database: {connection.vendor} {connection.settings_dict.get('NAME')}; {count:,} rows")
+    started = timezone.now()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "holders.csv"
+        write_file(path, count, headers)
+        out(
+            f"file: {path.stat().st_size / 1024 / 1024:.0f} MB, max RSS before importing {maxrss_mb():.1f} MB"
+        )
+        try:
+            report, check = timed("dry run (parse + validate)", count, lambda: import_check(spec, path))
+            assert report.valid == count, report.errors[:3]
+            result, commit = timed(
+                "commit, all new (parse + validate + seal + write)",
+                count,
+                lambda: import_commit(spec, path, actor=actor, precheck=False),
+            )
+            assert result.created == count, result
+            out(
+                f"{'  = dry run + commit':<52} {check + commit:8.2f} s  {count / (check + commit):9,.0f} rows/s"
+            )
+            result, _seconds = timed(
+                "re-import, unchanged (commit)",
+                count,
+                lambda: import_commit(spec, path, actor=actor, precheck=False),
+            )
+            assert (result.created, result.updated) == (0, 0), result
+            limit = copy_seconds(path)
+            if limit is not None:
+                out(f"{'plain COPY of the same rows':<52} {limit:8.2f} s  {count / limit:9,.0f} rows/s")
+                out(f"commit / COPY: {commit / limit:.1f}x the time of the physical limit")
+            peak = python_peak(spec, actor, headers, Path(tmp))
+            out(f"Python peak allocation while committing 20,000 rows (tracemalloc): {peak:.1f} MB")
+            verdict = "meets" if count / commit >= 20_000 else "MISSES"
+            out(
+                f"commit of {count:,} new rows: {count / commit:,.0f} rows/s, {verdict} the 20,000 rows/s target"
+            )
+        finally:
+            if not keep:
+                cleanup(started)
+
+
+if __name__ == "__main__":
+    arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(int(arguments[0]) if arguments else 200_000, "--keep" in sys.argv)
