@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -30,6 +30,7 @@ from registry.protection import mask_address, mask_id_number, mask_name, mask_ph
 from registry.scope import user_can_see_region
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class MaskedField(serializers.Field):
     """A sealed field shown masked (read-only)."""
 
@@ -42,6 +43,20 @@ class MaskedField(serializers.Field):
         return self.mask(value or "")
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "relation": {"type": "string"},
+                "phone": {"type": "string"},
+            },
+        },
+        "description": "Up to three emergency contacts, masked.",
+    }
+)
 class MaskedContactsField(serializers.Field):
     def __init__(self, **kwargs):
         kwargs.setdefault("read_only", True)
