@@ -25,7 +25,7 @@ from institutions.models import (
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import RegionLevel
-from registry.errors import DomainError
+from registry.errors import DomainError, require_reason
 from registry.journal import journal_append
 from registry.lifecycle import transition
 from registry.models import Region
@@ -159,15 +159,8 @@ def organisation_update(*, actor: Actor, obj: Organisation, reason: str = "", **
     return obj
 
 
-def _require_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_("A reason is required."), code="reason_required", detail={"field": "reason"})
-    return reason
-
-
 def _change_status(*, actor: Actor, obj: Organisation, to: str, reason: str, verb: str) -> Organisation:
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     obj = type(obj).objects.select_for_update().get(pk=obj.pk)
     fields = transition(obj, to=to)
     obj.status_reason = reason
@@ -272,7 +265,7 @@ def credential_rotate(
 
 @transaction.atomic(durable=True)
 def credential_revoke(*, actor: Actor, credential: ApiCredential, reason: str) -> ApiCredential:
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     credential = ApiCredential.objects.select_for_update().get(pk=credential.pk)
     if credential.status == CredentialStatus.REVOKED:
         raise DomainError(_("This key is already revoked."), code="credential_revoked")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import CentreStatus, RegionLevel, Tier
-from registry.errors import DomainError
+from registry.errors import DomainError, require_reason
 from registry.gbt2260 import divisions
 from registry.journal import journal_append
 from registry.lifecycle import transition
@@ -139,17 +139,10 @@ def centre_update(
     return centre
 
 
-def _require_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_("A reason is required."), code="reason_required")
-    return reason
-
-
 @transaction.atomic(durable=True)
 def centre_deregister(*, actor: Actor, centre: RegistrationCentre, reason: str) -> RegistrationCentre:
     """Deregister (注销) a centre: the record stays, marked deregistered, with the reason and time."""
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     centre = RegistrationCentre.objects.select_for_update().get(pk=centre.pk)
     fields = transition(centre, to=CentreStatus.DEREGISTERED)
     centre.status_reason = reason
@@ -163,7 +156,7 @@ def centre_deregister(*, actor: Actor, centre: RegistrationCentre, reason: str) 
 @transaction.atomic(durable=True)
 def centre_reinstate(*, actor: Actor, centre: RegistrationCentre, reason: str) -> RegistrationCentre:
     """Bring a deregistered centre back into service."""
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     centre = RegistrationCentre.objects.select_for_update().get(pk=centre.pk)
     fields = transition(centre, to=CentreStatus.ACTIVE)
     centre.status_reason = reason

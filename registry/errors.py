@@ -43,3 +43,13 @@ class NotFoundError(DomainError):
 class PermissionDeniedError(DomainError):
     code = "permission_denied"
     status = 403
+
+
+def require_reason(reason: str) -> str:
+    """The reason a dangerous action must give (deregister, revoke, reject ...), stripped; refused when empty."""
+    from django.utils.translation import gettext_lazy as _
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("A reason is required."), code="reason_required", detail={"field": "reason"})
+    return reason

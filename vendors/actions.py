@@ -22,7 +22,7 @@ from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import Channel, JournalOp, Tier
-from registry.errors import DomainError, PermissionDeniedError
+from registry.errors import DomainError, PermissionDeniedError, require_reason
 from registry.journal import journal_append
 from registry.lifecycle import transition
 from registry.models import Region
@@ -57,13 +57,6 @@ def filings_check_editable() -> None:
             ),
             code="filing_read_only",
         )
-
-
-def _require_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_("A reason is required."), code="reason_required", detail={"field": "reason"})
-    return reason
 
 
 def _unknown_fields(changes: dict, editable: tuple[str, ...]) -> None:
@@ -205,7 +198,7 @@ def manufacturer_update(
 
 def _manufacturer_status(*, actor: Actor, manufacturer: Manufacturer, to: str, reason: str, verb: str):
     filings_check_editable()
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     obj = Manufacturer.objects.select_for_update().get(pk=manufacturer.pk)
     fields = transition(obj, to=to)
     obj.status_reason = reason[:200]
@@ -340,7 +333,7 @@ def product_update(*, actor: Actor, product: FiledProduct, reason: str = "", **c
 
 def _product_status(*, actor: Actor, product: FiledProduct, to: str, reason: str, verb: str) -> FiledProduct:
     filings_check_editable()
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     obj = FiledProduct.objects.select_related("manufacturer").select_for_update().get(pk=product.pk)
     fields = transition(obj, to=to)
     obj.status_reason = reason[:200]
@@ -663,7 +656,7 @@ def actual_use_update(*, actor: Actor, use: ActualUse, reason: str = "", **chang
 def actual_use_retire(*, actor: Actor, use: ActualUse, reason: str) -> ActualUse:
     """The products are no longer in use there (停用): the row stays, and stops counting."""
     actual_use_check_editable()
-    reason = _require_reason(reason)
+    reason = require_reason(reason)
     obj = ActualUse.objects.select_related("product").select_for_update().get(pk=use.pk)
     fields = transition(obj, to=ActualUseStatus.RETIRED)
     obj.status_reason = reason[:200]

@@ -20,7 +20,7 @@ from cards.models import Application, ApplicationBatch, ApplicationReview, Card,
 from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.audit import audit_record
-from registry.errors import DomainError
+from registry.errors import DomainError, require_reason
 from registry.lifecycle import transition
 from registry.models import Region
 from registry.scope import user_can_see_region, user_scope_prefix
@@ -250,8 +250,7 @@ def application_review(
 
 @transaction.atomic(durable=True)
 def application_withdraw(*, actor: Actor, application: Application, reason: str) -> Application:
-    if not (reason or "").strip():
-        raise DomainError(_("A reason is required."), code="reason_required", detail={"field": "reason"})
+    reason = require_reason(reason)
     application = (
         Application.objects.select_for_update(of=("self",)).select_related("resident").get(pk=application.pk)
     )

@@ -32,7 +32,7 @@ from institutions.choices import OrganisationStatus
 from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.audit import audit_record
-from registry.errors import DomainError
+from registry.errors import DomainError, require_reason
 from registry.lifecycle import transition
 from registry.protection import blind_index
 from registry.scope import user_can_see_region
@@ -353,8 +353,7 @@ def card_issue_onsite_complete(*, actor: Actor, card: Card, chip_serial: str) ->
 def card_issue_onsite_abort(*, actor: Actor, card: Card, reason: str) -> Card:
     """Writing the chip failed (or the holder left): the allocated card is cancelled; the application stays
     approved, so the next blank card can be allocated to it."""
-    if not (reason or "").strip():
-        raise DomainError(_("A reason is required."), code="reason_required", detail={"field": "reason"})
+    reason = require_reason(reason)
     card = (
         Card.objects.select_for_update(of=("self",))
         .select_related("resident", "application", "medical_institution", "financial_institution")

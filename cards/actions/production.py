@@ -46,7 +46,7 @@ from institutions.models import CardMaker
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import JournalOp
-from registry.errors import DomainError, PermissionDeniedError
+from registry.errors import DomainError, PermissionDeniedError, require_reason
 from registry.imports import bulk_update_values
 from registry.journal import JOURNAL_COUNTER, counter_take
 from registry.lifecycle import transition
@@ -419,9 +419,7 @@ def plan_start(*, actor: Actor, plan: ProductionPlan) -> ProductionPlan:
 def plan_close(*, actor: Actor, plan: ProductionPlan, reason: str) -> ProductionPlan:
     """Close a plan, with a reason. A plan closed before production releases its applications: they are
     marked failed (制卡失败) with the reason, which puts them back in line for the next plan."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_("A reason is required."), code="reason_required", detail={"field": "reason"})
+    reason = require_reason(reason)
     plan = _locked_plan(actor, plan)
     was = plan.status
     plan.TRANSITIONS.check(plan, current=was, target=P.CLOSED, labels=dict(PlanStatus.choices))
