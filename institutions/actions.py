@@ -27,7 +27,7 @@ from registry.audit import audit_record
 from registry.choices import RegionLevel
 from registry.errors import DomainError, require_reason
 from registry.journal import journal_append
-from registry.lifecycle import transition
+from registry.lifecycle import status_change_with_reason
 from registry.models import Region
 
 JOURNAL_KINDS = {
@@ -160,15 +160,9 @@ def organisation_update(*, actor: Actor, obj: Organisation, reason: str = "", **
 
 
 def _change_status(*, actor: Actor, obj: Organisation, to: str, reason: str, verb: str) -> Organisation:
-    reason = require_reason(reason)
-    obj = type(obj).objects.select_for_update().get(pk=obj.pk)
-    fields = transition(obj, to=to)
-    obj.status_reason = reason
-    obj.changed_at = timezone.now()
-    obj.save(update_fields=[*fields, "status_reason", "changed_at"])
-    audit_record(actor=actor, action=f"{_label(type(obj))}.{verb}", target=obj, reason=reason)
-    _journal(obj)
-    return obj
+    return status_change_with_reason(
+        obj, actor=actor, to=to, reason=reason, action=f"{_label(type(obj))}.{verb}", journal=_journal
+    )
 
 
 @transaction.atomic(durable=True)
@@ -410,3 +404,29 @@ def organisation_import_batch(
             ]
         )
     return len(created), len(updated)
+
+
+@transaction.atomic(durable=True)
+def credential_relabel(*, actor: Actor, credential: ApiCredential, label: str) -> ApiCredential:
+    """Name which of the institution's systems uses a key (the only field of a key a person edits)."""
+    credential = ApiCredential.objects.select_for_update().get(pk=credential.pk)
+    if credential.label == label:
+        return credential
+    old, credential.label = credential.label, label
+    credential.save(update_fields=["label"])
+    audit_record(actor=actor, action="credential.relabel", target=credential, changes={"label": [old, label]})
+    return credential
+
+
+LAST_USED_PRECISION_SECONDS = 300
+
+
+def credential_mark_used(*, credential: ApiCredential) -> None:
+    """Remember that a key was just used, at most once per five minutes: telemetry, not an audited change,
+    so a hospital calling at every visit does not write a row per call."""
+    now = timezone.now()
+    if (
+        credential.last_used_at is None
+        or (now - credential.last_used_at).total_seconds() > LAST_USED_PRECISION_SECONDS
+    ):
+        ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)

@@ -329,7 +329,9 @@ class ApiCredentialAdmin(ActionAdmin):
         return _("%(days)s days left") % {"days": days}
 
     def save_model(self, request, obj, form, change):
-        obj.save(update_fields=["label"])  # only the label is editable; everything else goes through actions
+        actions.credential_relabel(
+            actor=Actor.from_request(request), credential=obj, label=form.cleaned_data["label"]
+        )
 
     @admin.action(description=_("Rotate selected keys"), permissions=["change"])
     def rotate_selected(self, request, queryset):

@@ -15,10 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import CentreStatus, RegionLevel, Tier
-from registry.errors import DomainError, require_reason
+from registry.errors import DomainError
 from registry.gbt2260 import divisions
 from registry.journal import journal_append
-from registry.lifecycle import transition
+from registry.lifecycle import status_change_with_reason
 from registry.models import Region, RegistrationCentre, User
 from registry.models.regions import region_level
 
@@ -142,29 +142,27 @@ def centre_update(
 @transaction.atomic(durable=True)
 def centre_deregister(*, actor: Actor, centre: RegistrationCentre, reason: str) -> RegistrationCentre:
     """Deregister (注销) a centre: the record stays, marked deregistered, with the reason and time."""
-    reason = require_reason(reason)
-    centre = RegistrationCentre.objects.select_for_update().get(pk=centre.pk)
-    fields = transition(centre, to=CentreStatus.DEREGISTERED)
-    centre.status_reason = reason
-    centre.changed_at = timezone.now()
-    centre.save(update_fields=[*fields, "status_reason", "changed_at"])
-    audit_record(actor=actor, action="centre.deregister", target=centre, reason=reason)
-    _centre_journal(centre)
-    return centre
+    return status_change_with_reason(
+        centre,
+        actor=actor,
+        to=CentreStatus.DEREGISTERED,
+        reason=reason,
+        action="centre.deregister",
+        journal=_centre_journal,
+    )
 
 
 @transaction.atomic(durable=True)
 def centre_reinstate(*, actor: Actor, centre: RegistrationCentre, reason: str) -> RegistrationCentre:
     """Bring a deregistered centre back into service."""
-    reason = require_reason(reason)
-    centre = RegistrationCentre.objects.select_for_update().get(pk=centre.pk)
-    fields = transition(centre, to=CentreStatus.ACTIVE)
-    centre.status_reason = reason
-    centre.changed_at = timezone.now()
-    centre.save(update_fields=[*fields, "status_reason", "changed_at"])
-    audit_record(actor=actor, action="centre.reinstate", target=centre, reason=reason)
-    _centre_journal(centre)
-    return centre
+    return status_change_with_reason(
+        centre,
+        actor=actor,
+        to=CentreStatus.ACTIVE,
+        reason=reason,
+        action="centre.reinstate",
+        journal=_centre_journal,
+    )
 
 
 def node_init(

@@ -82,3 +82,23 @@ def transition(obj, *, to: str, field: str = "status") -> list[str]:
         setattr(obj, f"{field}_changed_at", timezone.now())
         changed.append(f"{field}_changed_at")
     return changed
+
+
+def status_change_with_reason(obj, *, actor, to: str, reason: str, action: str, journal, queryset=None):
+    """A register's status change (deregister, reinstate, suspend, revoke ...): the mandatory reason, the row
+    locked, the transition checked, reason and time recorded, the audit row and the journal row written.
+
+    Call it inside the action's transaction; `journal(obj)` appends the register's journal row.
+    """
+    from registry.audit import audit_record  # the audit module imports models, which import this one
+    from registry.errors import require_reason
+
+    reason = require_reason(reason)
+    obj = (queryset if queryset is not None else type(obj).objects).select_for_update().get(pk=obj.pk)
+    fields = transition(obj, to=to)
+    obj.status_reason = reason[:200]  # the whole reason stays in the audit row
+    obj.changed_at = timezone.now()
+    obj.save(update_fields=[*fields, "status_reason", "changed_at"])
+    audit_record(actor=actor, action=action, target=obj, reason=reason)
+    journal(obj)
+    return obj

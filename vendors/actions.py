@@ -24,7 +24,7 @@ from registry.audit import audit_record
 from registry.choices import Channel, JournalOp, Tier
 from registry.errors import DomainError, PermissionDeniedError, require_reason
 from registry.journal import journal_append
-from registry.lifecycle import transition
+from registry.lifecycle import status_change_with_reason, transition
 from registry.models import Region
 from registry.scope import node_prefix, user_can_see_region
 from vendors.choices import ActualUseStatus, FilingStatus, ProductType
@@ -198,15 +198,14 @@ def manufacturer_update(
 
 def _manufacturer_status(*, actor: Actor, manufacturer: Manufacturer, to: str, reason: str, verb: str):
     filings_check_editable()
-    reason = require_reason(reason)
-    obj = Manufacturer.objects.select_for_update().get(pk=manufacturer.pk)
-    fields = transition(obj, to=to)
-    obj.status_reason = reason[:200]
-    obj.changed_at = timezone.now()
-    obj.save(update_fields=[*fields, "status_reason", "changed_at"])
-    audit_record(actor=actor, action=f"manufacturer.{verb}", target=obj, reason=reason)
-    _journal_manufacturer(obj)
-    return obj
+    return status_change_with_reason(
+        manufacturer,
+        actor=actor,
+        to=to,
+        reason=reason,
+        action=f"manufacturer.{verb}",
+        journal=_journal_manufacturer,
+    )
 
 
 @transaction.atomic(durable=True)
@@ -333,15 +332,15 @@ def product_update(*, actor: Actor, product: FiledProduct, reason: str = "", **c
 
 def _product_status(*, actor: Actor, product: FiledProduct, to: str, reason: str, verb: str) -> FiledProduct:
     filings_check_editable()
-    reason = require_reason(reason)
-    obj = FiledProduct.objects.select_related("manufacturer").select_for_update().get(pk=product.pk)
-    fields = transition(obj, to=to)
-    obj.status_reason = reason[:200]
-    obj.changed_at = timezone.now()
-    obj.save(update_fields=[*fields, "status_reason", "changed_at"])
-    audit_record(actor=actor, action=f"filedproduct.{verb}", target=obj, reason=reason)
-    _journal_product(obj)
-    return obj
+    return status_change_with_reason(
+        product,
+        actor=actor,
+        to=to,
+        reason=reason,
+        action=f"filedproduct.{verb}",
+        journal=_journal_product,
+        queryset=FiledProduct.objects.select_related("manufacturer"),
+    )
 
 
 @transaction.atomic(durable=True)

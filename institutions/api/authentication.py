@@ -12,11 +12,10 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
+from institutions.actions import credential_mark_used
 from institutions.choices import CredentialStatus
 from institutions.models import ApiCredential
 from institutions.signing import NONCE_RE, SKEW_SECONDS, signature
-
-LAST_USED_PRECISION_SECONDS = 300
 
 
 class SignatureFailed(exceptions.AuthenticationFailed):
@@ -109,17 +108,8 @@ class HospitalSignatureAuthentication(BaseAuthentication):
             raise SignatureFailed(
                 "replayed_nonce", _("This nonce was already used: the request looks replayed.")
             )
-        self._touch(credential)
+        credential_mark_used(credential=credential)
         return InstitutionPrincipal(credential), credential
-
-    @staticmethod
-    def _touch(credential: ApiCredential) -> None:
-        now = timezone.now()
-        if (
-            credential.last_used_at is None
-            or (now - credential.last_used_at).total_seconds() > LAST_USED_PRECISION_SECONDS
-        ):
-            ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
 
 
 class SignatureScheme(OpenApiAuthenticationExtension):

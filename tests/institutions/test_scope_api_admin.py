@@ -149,3 +149,19 @@ def test_admin_add_form_reports_a_bad_code_next_to_the_field(client, two_cities,
     )
     assert ok.status_code == 302
     assert AuditEntry.objects.filter(action="medicalinstitution.register", channel="web").exists()
+
+
+@pytest.mark.django_db
+def test_relabelling_a_key_in_the_admin_is_audited(client, two_cities, xian_clerk, system_actor):
+    from institutions.actions import credential_issue
+
+    credential, _secret = credential_issue(actor=system_actor, institution=two_cities["xian"])
+    client.force_login(xian_clerk)
+    response = client.post(
+        f"/admin/institutions/apicredential/{credential.pk}/change/", {"label": "HIS 门诊"}
+    )
+    assert response.status_code == 302
+    credential.refresh_from_db()
+    assert credential.label == "HIS 门诊"
+    audit = AuditEntry.objects.get(action="credential.relabel")
+    assert audit.changes == {"label": ["", "HIS 门诊"]} and audit.user == xian_clerk
