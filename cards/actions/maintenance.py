@@ -356,7 +356,7 @@ def death_record_receive(
     prefix = _actor_prefix(actor)
     resident = (
         Resident.objects.filter(**blind_lookup(Resident, "document_number", id_number))
-        .filter(region_id__startswith=prefix or "-")
+        .filter(region__code__startswith=prefix or "-")
         .order_by("id")
         .first()
     )

@@ -357,3 +357,146 @@ class DeathRecordAdmin(ImportAdminMixin, ActionAdmin):
             resident_id=obj.resident_id,
         ).distinct()
         return format_html_join(", ", "{}", ((admin_link(card),) for card in cards)) or "-"
+
+
+# --- The holder page: person entries and the person's timeline ---------------------------------------------
+
+
+class PersonBlacklistForm(forms.Form):
+    reason = forms.CharField(
+        label=_("reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=200,
+        help_text=_("Why the person may not hold or use a card, and who decided it."),
+    )
+    valid_until = forms.DateField(
+        label=_("until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty: until removed."),
+    )
+
+
+class PersonUnblacklistForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=200)
+
+
+class HolderMaintenanceMixin:
+    """Mixed into HolderAdmin: the person's blacklist entry (add / remove with reason) and the timeline export."""
+
+    @admin.display(description=_("blacklist"))
+    def person_blacklist(self, obj):
+        from django.utils.html import format_html
+
+        from cards.actions.lists import person_entry
+
+        if obj is None or obj.pk is None:
+            return "-"
+        entry = person_entry(obj)
+        export = format_html(
+            '<a class="button" href="{}">{}</a>',
+            reverse("admin:cards_resident_timeline", args=[obj.pk, "xlsx"]),
+            _("Export case history"),
+        )
+        if entry is None:
+            status = format_html(
+                '{} <a class="button" href="{}">{}</a>',
+                _("Not on the blacklist."),
+                reverse("admin:cards_resident_blacklist", args=[obj.pk]),
+                _("Put on the blacklist"),
+            )
+        else:
+            until = getattr(entry, "valid_until", None)
+            status = format_html(
+                '{} <a class="button" href="{}">{}</a>',
+                _("On the blacklist: %(note)s (until %(until)s).")
+                % {"note": entry.note, "until": until or _("removed")},
+                reverse("admin:cards_resident_unblacklist", args=[obj.pk]),
+                _("Remove from the blacklist"),
+            )
+        return format_html("{}<br>{}", status, export)
+
+    def maintenance_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/blacklist/", view(self.person_blacklist_view), name="cards_resident_blacklist"),
+            path(
+                "<int:pk>/unblacklist/", view(self.person_unblacklist_view), name="cards_resident_unblacklist"
+            ),
+            path(
+                "<int:pk>/timeline.<str:fmt>", view(self.person_timeline_view), name="cards_resident_timeline"
+            ),
+        ]
+
+    def _holder_or_404(self, request, pk):
+        obj = self.get_queryset(request).filter(pk=pk).first()
+        if obj is None:
+            raise Http404
+        return obj
+
+    def person_timeline_view(self, request, pk: int, fmt: str):
+        from cards.selectors.cards import person_timeline
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        holder = self._holder_or_404(request, pk)
+        return timeline_response(
+            person_timeline(resident=holder),
+            title=gettext("Case history of %(holder)s") % {"holder": holder},
+            fmt=fmt,
+            user=request.user,
+            subject=str(holder),
+        )
+
+    def _person_step(self, request, pk, *, form_class, perform, title, submit, done):
+        if not request.user.has_perm("cards.change_resident"):
+            raise PermissionDenied
+        holder = self._holder_or_404(request, pk)
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                perform(Actor.from_request(request), holder, form.cleaned_data)
+            except DomainError as error:
+                form.add_error(None, error.message_zh)
+            else:
+                self.message_user(request, str(done), messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:cards_resident_change", args=[holder.pk]))
+        return TemplateResponse(
+            request,
+            "cards/applications/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "original": holder,
+                "title": title,
+                "form": form,
+                "submit_label": submit,
+                "summary": [(_("holder"), f"{holder.masked_name} {holder.masked_document_number}")],
+            },
+        )
+
+    def person_blacklist_view(self, request, pk: int):
+        return self._person_step(
+            request,
+            pk,
+            form_class=PersonBlacklistForm,
+            perform=lambda actor, holder, data: actions.person_blacklist_add(
+                actor=actor, resident=holder, reason=data["reason"], valid_until=data["valid_until"]
+            ),
+            title=_("Put the person on the blacklist"),
+            submit=_("Put on the blacklist"),
+            done=_("The person is on the blacklist: they cannot apply for or use a card."),
+        )
+
+    def person_unblacklist_view(self, request, pk: int):
+        return self._person_step(
+            request,
+            pk,
+            form_class=PersonUnblacklistForm,
+            perform=lambda actor, holder, data: actions.person_blacklist_remove(
+                actor=actor, resident=holder, reason=data["reason"]
+            ),
+            title=_("Take the person off the blacklist"),
+            submit=_("Remove from the blacklist"),
+            done=_("The person is off the blacklist."),
+        )

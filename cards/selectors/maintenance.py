@@ -27,7 +27,7 @@ def card_lifecycle_counts(
     rows = (
         CardEvent.objects.filter(
             kind__in=LIFECYCLE_KINDS,
-            region_id__startswith=region_prefix,
+            region__code__startswith=region_prefix,
             at__date__gte=date_from,
             at__date__lte=date_to,
         )
