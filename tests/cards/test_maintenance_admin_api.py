@@ -50,7 +50,7 @@ def xlsx_text(response) -> str:
 
 
 @pytest.mark.django_db
-def test_the_card_page_buttons_report_loss_unloss_replace(client, manager, active_card):
+def test_the_card_page_buttons_report_loss_unloss_replace(client, manager, active_card):  # noqa: F811
     client.force_login(manager)
     page = client.get(f"/admin/cards/card/{active_card.pk}/change/")
     urls = [url for _label, url in page.context["detail_buttons"]]
@@ -87,7 +87,7 @@ def test_the_card_page_buttons_report_loss_unloss_replace(client, manager, activ
 
 
 @pytest.mark.django_db
-def test_the_cancel_dialog_requires_a_reason_and_the_timeline_exports(client, manager, active_card):
+def test_the_cancel_dialog_requires_a_reason_and_the_timeline_exports(client, manager, active_card):  # noqa: F811
     client.force_login(manager)
     base = f"/admin/cards/card/{active_card.pk}/maintain/"
     empty = client.post(f"{base}cancel/", {"reason": "request", "note": ""})
@@ -108,7 +108,7 @@ def test_the_cancel_dialog_requires_a_reason_and_the_timeline_exports(client, ma
 
 
 @pytest.mark.django_db
-def test_a_clerk_of_another_city_cannot_use_the_buttons(client, baoji, active_card):
+def test_a_clerk_of_another_city_cannot_use_the_buttons(client, baoji, active_card):  # noqa: F811
     client.force_login(baoji)
     number = active_card.resident.document_number
     response = client.post(
@@ -125,7 +125,7 @@ def test_a_clerk_of_another_city_cannot_use_the_buttons(client, baoji, active_ca
 
 
 @pytest.mark.django_db
-def test_the_holder_page_blacklists_a_person_and_exports_the_timeline(client, manager, active_card):
+def test_the_holder_page_blacklists_a_person_and_exports_the_timeline(client, manager, active_card):  # noqa: F811
     client.force_login(manager)
     holder = active_card.resident
     page = client.get(f"/admin/cards/resident/{holder.pk}/change/").content.decode()
@@ -146,7 +146,7 @@ def test_the_holder_page_blacklists_a_person_and_exports_the_timeline(client, ma
 
 
 @pytest.mark.django_db
-def test_api_loss_unloss_replace_cancel(manager, make_active):
+def test_api_loss_unloss_replace_cancel(manager, make_active):  # noqa: F811
     client = api(manager)
     card = make_active()
     number = card.resident.document_number
@@ -175,7 +175,7 @@ def test_api_loss_unloss_replace_cancel(manager, make_active):
 
 
 @pytest.mark.django_db
-def test_api_death_record_and_counts(manager, make_active, system_actor):
+def test_api_death_record_and_counts(manager, make_active, system_actor):  # noqa: F811
     client = api(manager)
     card = make_active()
     body = {

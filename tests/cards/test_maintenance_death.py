@@ -42,7 +42,7 @@ def apply(card, actor, record_id="SW001", registry="公安人口死亡登记"):
 
 
 @pytest.mark.django_db
-def test_a_death_record_cancels_the_holders_cards_once(make_active, system_actor):
+def test_a_death_record_cancels_the_holders_cards_once(make_active, system_actor):  # noqa: F811
     card = make_active()
     loss(card, system_actor)  # a lost card is cancelled too
     (cancelled,) = apply(card, system_actor)
@@ -84,7 +84,7 @@ def test_a_clerk_of_another_city_does_not_cancel_xian_cards(active_card, baoji_c
 
 
 @pytest.mark.django_db
-def test_correction_restores_the_card_and_says_why(active_card, system_actor, make_user):
+def test_correction_restores_the_card_and_says_why(active_card, system_actor, make_user):  # noqa: F811
     apply(active_card, system_actor)
     reader = Actor.for_user(make_user("reader", roles=["发卡操作员"], scope="610100"))
     with pytest.raises(DomainError) as caught:
@@ -105,7 +105,7 @@ def test_correction_restores_the_card_and_says_why(active_card, system_actor, ma
 
 
 @pytest.mark.django_db
-def test_only_a_death_cancellation_is_corrected(active_card, system_actor):
+def test_only_a_death_cancellation_is_corrected(active_card, system_actor):  # noqa: F811
     actions.card_cancel(actor=system_actor, card=active_card, reason="request", note="本人申请")
     with pytest.raises(DomainError) as caught:
         actions.death_record_correct(actor=system_actor, card=active_card, note="试图恢复")
