@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from cards import demo
 from cards.actions.holders import clean_id_number
-from cards.choices import ApplicationStatus, CardStatus
 from cards.actions.lists import card_blacklist_entry, card_whitelist_entry
+from cards.choices import ApplicationStatus, CardStatus
 from cards.models import Application, ApplicationBatch, Card, DeathRecord, ProductionPlan, Resident
 from cards.selectors.cards import card_history
 from institutions import demo as institutions_demo
