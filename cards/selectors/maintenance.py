@@ -51,3 +51,23 @@ def card_lifecycle_counts(
 
 def death_record_list(*, user) -> QuerySet[DeathRecord]:
     return scope_queryset(DeathRecord.objects.select_related("region", "resident"), user)
+
+
+def card_refusal(*, card) -> str | None:
+    """Why a site must refuse this card now, as a stable code, or None when it may be used: the card's state
+    (lost / cancelled / replaced / not yet in the holder's hand), a blacklist entry of the physical card, or
+    the holder's person entry (a blacklisted person cannot use a card). For the hospital API's verification."""
+    from cards.actions.lists import card_blacklist_entry, person_entry
+    from cards.choices import CardStatus
+
+    if card.status != CardStatus.ACTIVE:
+        return (
+            card.status
+            if card.status in (CardStatus.LOST, CardStatus.CANCELLED, CardStatus.REPLACED)
+            else "inactive"
+        )
+    if card_blacklist_entry(card) is not None:
+        return "blacklisted"
+    if person_entry(card.resident) is not None:
+        return "person_blacklisted"
+    return None
