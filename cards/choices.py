@@ -213,3 +213,50 @@ class CardEventKind(models.TextChoices):
     ALLOCATED = "allocated", _("Allocated for on-site issuance")
     COLLECTED = "collected", _("Collected and activated")
     ACTIVATED = "activated", _("Activated")
+    # Cards II: maintenance (卡应用维护), the blacklist and the death registry.
+    LOSS_REPORTED = "loss_reported", _("Loss reported (on hold)")
+    LOSS_REVOKED = "loss_revoked", _("Loss report revoked")
+    REPLACED = "replaced", _("Replaced by a new card")
+    REPLACEMENT = "replacement", _("Issued as a replacement")
+    CANCELLED = "cancelled", pgettext_lazy("card event", "Cancelled")
+    RESTORED = "restored", _("Restored by a correction")
+    BLACKLISTED = "blacklisted", _("Put on the blacklist")
+    UNBLACKLISTED = "unblacklisted", _("Taken off the blacklist")
+    PERSON_BLACKLISTED = "person_blacklisted", _("Person put on the blacklist")
+    PERSON_UNBLACKLISTED = "person_unblacklisted", _("Person taken off the blacklist")
+    CARD_CHANGED = "card_changed", _("Card data changed")
+
+
+class ReplacementReason(models.TextChoices):
+    LOST = "lost", _("Card lost")
+    DAMAGED = "damaged", _("Card damaged")
+    DATA_CHANGED = "data_changed", _("Card-face data changed")
+
+
+class CancellationReason(models.TextChoices):
+    DEATH = "death", _("Holder died")
+    REQUEST = "request", _("Holder's request")
+    DUPLICATE = "duplicate", _("Duplicate card")
+    EMIGRATION = "emigration", _("Holder emigrated")
+    ERROR = "error", _("Issued in error")
+
+
+class DeathRecordStatus(models.TextChoices):
+    APPLIED = "applied", _("Applied (cards cancelled)")
+    NO_CARD = "no_card", _("No card to cancel")
+    NO_MATCH = "no_match", _("No matching holder")
+    CORRECTED = "corrected", _("Corrected (cards restored)")
+
+
+# What a hospital or a bank may change on a holder (never identity): the hospital API uses this list.
+HOLDER_CONTACT_FIELDS = (
+    "address1_type",
+    "address1",
+    "address2_type",
+    "address2",
+    "phone1",
+    "phone2",
+    "contacts",
+)
+# What a hospital may change on a card (never its number, chip or state).
+CARD_INFO_FIELDS = ("expires_on",)

@@ -33,10 +33,12 @@ from cards.choices import (
     AddressType,
     ApplicantKind,
     ApplicationChannel,
+    CancellationReason,
     CardStatus,
     ContactRelation,
     DocumentType,
     Ethnicity,
+    ReplacementReason,
     ReviewDecision,
     ShipmentStatus,
 )
@@ -108,6 +110,13 @@ BATCHES = [
 ]
 REJECTIONS = ["照片不符合要求，请重新采集", "身份证件已过期，请更换后重新申请", "申请表信息不完整"]
 ABORTS = ["写卡失败：芯片无响应", "读卡器故障，持卡人改日再来", "写卡校验失败"]
+LOSS_NOTES = ["乘公交车时遗失", "钱包被盗", "搬家时丢失", "不慎遗失"]
+CANCELLATIONS = [
+    (CancellationReason.REQUEST, "持卡人本人申请注销"),
+    (CancellationReason.EMIGRATION, "持卡人已移居国外"),
+    (CancellationReason.DUPLICATE, "重复发卡，注销后发的一张"),
+]
+PERSON_ENTRIES = [("冒用他人身份办卡，医保局认定", 365), ("骗取医保基金，暂停用卡", 0)]
 
 
 def _weighted(rng: random.Random, pairs):
@@ -500,6 +509,84 @@ class Demo:
             done += 1
         return done
 
+    def maintenance(self) -> dict[str, int]:
+        """Cards II on the active cards: losses (some found again), replacements on site and through
+        production, cancellations, deaths from the registry (one corrected), manual and person entries."""
+        rng, actor = self.rng, self.actor
+        active = list(
+            Card.objects.filter(status=CardStatus.ACTIVE)
+            .select_related("resident", "medical_institution", "financial_institution")
+            .order_by("id")
+        )
+        rng.shuffle(active)
+        figures: dict[str, int] = defaultdict(int)
+
+        def identity(card):
+            return {"document_type": DocumentType.ID_CARD, "document_number": card.resident.document_number}
+
+        def next_cards(count):
+            chosen, active[:] = active[:count], active[count:]
+            return chosen
+
+        for index, card in enumerate(next_cards(8)):
+            try:
+                actions.card_report_loss(
+                    actor=actor, card=card, note=rng.choice(LOSS_NOTES), **identity(card)
+                )
+            except DomainError:
+                continue  # a child's card: the guardian reports it at the counter
+            figures["lost"] += 1
+            if index < 2:
+                actions.card_unreport_loss(actor=actor, card=card, note="卡片已找回", **identity(card))
+                figures["found"] += 1
+            elif index < 5:
+                actions.card_replace(
+                    actor=actor,
+                    card=card,
+                    reason=ReplacementReason.LOST,
+                    note="挂失后补卡",
+                    new_chip_serial=f"{rng.getrandbits(40):010X}",
+                    institution=card.issuing_point,
+                )
+                figures["replaced"] += 1
+        for card in next_cards(2):
+            try:
+                actions.card_replace(
+                    actor=actor, card=card, reason=ReplacementReason.DAMAGED, note="卡面破损"
+                )
+            except DomainError:
+                continue
+            figures["replaced"] += 1
+        for card, (reason, note) in zip(next_cards(3), CANCELLATIONS, strict=False):
+            actions.card_cancel(actor=actor, card=card, reason=reason, note=note)
+            figures["cancelled"] += 1
+        for index, card in enumerate(next_cards(3)):
+            actions.death_record_apply(
+                actor=actor,
+                id_number=card.resident.document_number,
+                name=card.resident.name,
+                registry="公安人口死亡登记",
+                record_id=f"SW{self.today:%Y%m}{index:05d}",
+                died_on=self.today - dt.timedelta(days=3 + index),
+            )
+            figures["deaths"] += 1
+            if index == 0:
+                actions.death_record_correct(actor=actor, card=card, note="公安机关更正：同名误报，本人健在")
+                figures["deaths"] -= 1
+        for card in next_cards(1):
+            actions.card_blacklist_add(actor=actor, card=card, note="医院报告疑似冒用，待核实")
+        for resident, (reason, days) in zip(
+            (card.resident for card in next_cards(2)), PERSON_ENTRIES, strict=False
+        ):
+            actions.person_blacklist_add(
+                actor=actor,
+                resident=resident,
+                reason=reason,
+                valid_until=self.today + dt.timedelta(days=days) if days else None,
+            )
+            figures["persons"] += 1
+        return figures
+
 
 def seed(*, actor, stdout) -> str:
     if settings.HC_TIER != "city":
@@ -565,10 +652,13 @@ def _seed(*, actor, stdout, city: Region, counties: list[Region]) -> str:
     figures = demo.plans()
     collected = demo.collect()
     onsite = demo.onsite(take(ONSITE, lambda r: demo.age(r) >= 16))
+    kept = demo.maintenance()
     states = ", ".join(f"{status} {count}" for status, count in sorted(_states().items()))
     return (
         f"{created} holders, {applied + ONSITE} applications, {figures['plans']} production plans, "
-        f"{collected} cards collected at the desk, {onsite} issued on site; cards by state: {states}"
+        f"{collected} cards collected at the desk, {onsite} issued on site; {kept['lost']} losses "
+        f"({kept['found']} found again), {kept['replaced']} replacements, {kept['cancelled']} cancellations, "
+        f"{kept['deaths']} deaths, {kept['persons']} persons blacklisted; cards by state: {states}"
     )
 
 

@@ -470,3 +470,66 @@ def demo_reference_rows(residents, rng, *, share_matching: float = 0.7) -> list[
             typo = number[:-1] + ("0" if number[-1] != "0" else "1")
             rows.append([name, typo, sex, ethnicity])
     return rows
+
+
+# --- The death registry ("cards.deaths") -------------------------------------------------------------------
+
+DEATH_IMPORT = "cards.deaths"
+
+
+def apply_deaths(rows: list[dict], *, actor) -> tuple[int, int]:
+    from cards.actions.maintenance import death_record_import_batch
+
+    return death_record_import_batch(rows, actor=actor)
+
+
+DEATHS = register_import_spec(
+    ImportSpec(
+        name=DEATH_IMPORT,
+        title=_("Death registry records"),
+        key_column="record_id",
+        apply_batch=apply_deaths,
+        batch_size=500,
+        columns=[
+            PersonalColumn(
+                "id_number",
+                _("ID number"),
+                required=True,
+                parse=parse_document_number,
+                mask=mask_id_number,
+                example="610113198506150011",
+                help=_("The deceased's ID number; the holder is found by it in your region."),
+            ),
+            PersonalColumn(
+                "name",
+                pgettext_lazy("holder", "name"),
+                parse=_limited(50),
+                mask=mask_name,
+                example="王小明",
+            ),
+            ImportColumn(
+                "registry",
+                _("death registry"),
+                required=True,
+                max_length=50,
+                example="公安人口死亡登记",
+                help=_("Which registry the record comes from (with the record id it identifies the record)."),
+            ),
+            ImportColumn(
+                "record_id",
+                _("record id"),
+                required=True,
+                max_length=64,
+                example="SW2026110100123",
+                help=_("A record already received is not applied again."),
+            ),
+            ImportColumn(
+                "died_on",
+                _("date of death"),
+                required=True,
+                parse=parse_date,
+                example="2026-11-01",
+            ),
+        ],
+    )
+)

@@ -82,7 +82,13 @@ def _service_point_fields(institution) -> dict:
 
 
 @transaction.atomic(durable=True)
-def application_submit(
+def application_submit(*, actor: Actor, resident: Resident, channel: str, **fields) -> Application:
+    """Apply for a card. Batch applications wait for the city and then the province; the others (counter,
+    bank, kiosk, online, on-site) are approved on submission, as the provinces run them."""
+    return application_create(actor=actor, resident=resident, channel=channel, **fields)
+
+
+def application_create(
     *,
     actor: Actor,
     resident: Resident,
@@ -95,9 +101,10 @@ def application_submit(
     institution=None,
     batch: ApplicationBatch | None = None,
     note: str = "",
+    replaces: Card | None = None,
 ) -> Application:
-    """Apply for a card. Batch applications wait for the city and then the province; the others (counter,
-    bank, kiosk, online, on-site) are approved on submission, as the provinces run them."""
+    """application_submit's work, inside the caller's transaction (a replacement applies for the new card in
+    the same transaction that replaces the old one)."""
     resident = Resident.objects.select_for_update().get(
         pk=resident.pk
     )  # one application at a time per holder
@@ -140,15 +147,19 @@ def application_submit(
         submitted_at=now,
         submitted_by=actor.user,
         note=note,
+        replaces=replaces,
         **_service_point_fields(institution),
     )
     audit_record(actor=actor, action="application.submit", target=application)
+    applied = {"channel": channel, "number": application.number}
+    if replaces is not None:
+        applied["replaces_card_id"] = replaces.pk
     record_event(
         actor=actor,
         resident=resident,
         application=application,
         kind=CardEventKind.APPLIED,
-        data={"channel": channel, "number": application.number},
+        data=applied,
     )
     if channel != ApplicationChannel.BATCH:
         application.status, application.status_changed_at = S.APPROVED, now

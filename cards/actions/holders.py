@@ -31,7 +31,7 @@ from cards.actions.common import (
     journal_holder,
     record_event,
 )
-from cards.choices import CardEventKind, ContactRelation, DocumentType, Ethnicity, Sex
+from cards.choices import HOLDER_CONTACT_FIELDS, CardEventKind, ContactRelation, DocumentType, Ethnicity, Sex
 from cards.models import Resident
 from registry.actors import Actor
 from registry.audit import audit_record
@@ -66,7 +66,7 @@ EDITABLE = (
     "rural_coop_no",
 )
 # What a hospital may change on a holder (never identity): the Hospital API issue uses this list.
-CONTACT_FIELDS = ("address1_type", "address1", "address2_type", "address2", "phone1", "phone2", "contacts")
+CONTACT_FIELDS = HOLDER_CONTACT_FIELDS
 
 
 def _field_error(field: str, message, params: dict | None = None, code: str = "invalid") -> DomainError:

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cards.actions.applications import CARD_HELD_STATUSES
 from cards.actions.common import journal_application, journal_card, record_event
+from cards.actions.lists import card_whitelist
 from cards.choices import (
     ApplicantKind,
     ApplicationChannel,
@@ -156,10 +157,12 @@ def card_collect(
 
 
 @transaction.atomic(durable=True)
-def _identity_mismatch_record(*, actor: Actor, card: Card, document_type: str, by_guardian: bool) -> None:
+def _identity_mismatch_record(
+    *, actor: Actor, card: Card, document_type: str, by_guardian: bool, action: str = "card.collect.refused"
+) -> None:
     audit_record(
         actor=actor,
-        action="card.collect.refused",
+        action=action,
         target=card,
         reason=str(_("The document shown did not match.")),
         changes={"document_type_seen": document_type, "identity_matched": False, "by_guardian": by_guardian},
@@ -194,10 +197,25 @@ def _card_collect(*, actor: Actor, card: Card, document_type: str, by_guardian: 
         reason=note[:200],
         data=check,
     )
+    _replacement_link(actor, card, application)
+    card_whitelist(actor=actor, card=card)
     journal_card(card)
     if application is not None:
         journal_application(application)
     return card
+
+
+def _replacement_link(actor: Actor, card: Card, application) -> None:
+    """A card produced for a replacement application says, in its case history, which card it replaces."""
+    if card.replaces_id:
+        record_event(
+            actor=actor,
+            resident=card.resident,
+            card=card,
+            application=application,
+            kind=CardEventKind.REPLACEMENT,
+            data={"replaces_card_id": card.replaces_id},
+        )
 
 
 def _complete_application(card: Card) -> Application | None:
@@ -269,6 +287,7 @@ def card_issue_onsite_allocate(*, actor: Actor, application: Application, instit
         card_no=resident.document_number,
         resident=resident,
         application=application,
+        replaces_id=application.replaces_id,
         status=C.ISSUING,
         status_changed_at=now,
         region=institution.region,
@@ -343,6 +362,8 @@ def card_issue_onsite_complete(*, actor: Actor, card: Card, chip_serial: str) ->
             kind=kind,
             data={"onsite": True, "chip_serial": serial},
         )
+    _replacement_link(actor, card, application)
+    card_whitelist(actor=actor, card=card)
     journal_card(card)
     if application is not None:
         journal_application(application)

@@ -185,6 +185,7 @@ def stock_in_record(
                 resident=resident,
                 application=application,
                 plan_item=item,
+                replaces_id=application.replaces_id,  # a replacement application's card links to the old one
                 status=CardStatus.IN_STOCK,
                 status_changed_at=now,
                 region=plan.region,

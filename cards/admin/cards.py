@@ -17,17 +17,28 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cards import actions
-from cards.choices import ApplicantKind, ApplicationChannel, CardStatus, ContactRelation, DocumentType
+from cards.actions.lists import card_blacklist_entry, card_whitelist_entry
+from cards.admin.maintenance import CardMaintenanceMixin
+from cards.choices import (
+    ApplicantKind,
+    ApplicationChannel,
+    CancellationReason,
+    CardStatus,
+    ContactRelation,
+    DocumentType,
+    ReplacementReason,
+)
 from cards.filtersets.cards import Collection, filter_collection
 from cards.models import Application, Card, Resident
 from cards.receipts import collection_receipt_response
 from cards.selectors.applications import holder_by_document
-from cards.selectors.cards import CARD_RELATED, card_history, cards_to_collect, onsite_candidates
+from cards.selectors.cards import CARD_RELATED, card_timeline, cards_to_collect, onsite_candidates
 from institutions.choices import OrganisationStatus
 from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.admin_base import ActionAdmin
 from registry.admin_mixins import RegionTreeFilter
+from registry.choices import ListReason
 from registry.errors import DomainError
 from registry.exports import Column
 from registry.protection import blind_index, mask_id_number
@@ -239,7 +250,7 @@ class CollectionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Card)
-class CardAdmin(ViewOnlyDetailMixin, ActionAdmin):
+class CardAdmin(CardMaintenanceMixin, ViewOnlyDetailMixin, ActionAdmin):
     list_display = [
         "masked_card_no",
         "chip_serial",
@@ -267,6 +278,10 @@ class CardAdmin(ViewOnlyDetailMixin, ActionAdmin):
         "holder",
         "status",
         "status_changed_at",
+        "status_reason_text",
+        "list_entries",
+        "replaces_link",
+        "replaced_by_link",
         "region",
         "issuing_point_name",
         "application_link",
@@ -288,6 +303,10 @@ class CardAdmin(ViewOnlyDetailMixin, ActionAdmin):
                     "holder",
                     "status",
                     "status_changed_at",
+                    "status_reason_text",
+                    "list_entries",
+                    "replaces_link",
+                    "replaced_by_link",
                     "region",
                     "issuing_point_name",
                     "application_link",
@@ -328,7 +347,31 @@ class CardAdmin(ViewOnlyDetailMixin, ActionAdmin):
 
     @admin.display(description=_("case history"))
     def history_panel(self, obj):
-        return history_table(card_history(card=obj))
+        return history_table(card_timeline(card=obj))
+
+    @admin.display(description=_("status reason"))
+    def status_reason_text(self, obj):
+        labels = {**dict(CancellationReason.choices), **dict(ReplacementReason.choices)}
+        return labels.get(obj.status_reason, obj.status_reason) or "-"
+
+    @admin.display(description=_("blacklist / whitelist"))
+    def list_entries(self, obj):
+        black, white = card_blacklist_entry(obj), card_whitelist_entry(obj)
+        parts = []
+        if black is not None:
+            parts.append(gettext("blacklisted (%(reason)s)") % {"reason": ListReason(black.reason).label})
+        if white is not None:
+            parts.append(gettext("whitelisted"))
+        return "; ".join(parts) or "-"
+
+    @admin.display(description=_("replaces card"))
+    def replaces_link(self, obj):
+        return admin_link(obj.replaces) if obj.replaces_id else "-"
+
+    @admin.display(description=_("replaced by"))
+    def replaced_by_link(self, obj):
+        newer = list(obj.replacements.all())
+        return format_html_join(", ", "{}", ((admin_link(card),) for card in newer)) if newer else "-"
 
     def detail_buttons(self, request, obj) -> list[tuple[str, str]]:
         can_change = request.user.has_perm("cards.change_card")
@@ -348,7 +391,7 @@ class CardAdmin(ViewOnlyDetailMixin, ActionAdmin):
             items.append(
                 (_("Print the collection receipt"), reverse("admin:cards_card_receipt", args=[obj.pk]))
             )
-        return items
+        return items + self.maintenance_buttons(request, obj)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_queryset(request).filter(pk=object_id).first() if str(object_id).isdigit() else None
@@ -364,6 +407,7 @@ class CardAdmin(ViewOnlyDetailMixin, ActionAdmin):
             path("collect/", view(self.collect_view), name="cards_card_collect"),
             path("onsite/", view(self.onsite_view), name="cards_card_onsite"),
             path("<int:pk>/receipt/", view(self.receipt_view), name="cards_card_receipt"),
+            *self.maintenance_urls(),
             *super().get_urls(),
         ]
 

@@ -31,14 +31,15 @@ from cards.actions.holders import (
     holder_validate,
 )
 from cards.admin.cards import history_table
+from cards.admin.maintenance import HolderMaintenanceMixin
 from cards.choices import ContactRelation
 from cards.importers import COMPARISON, HOLDER_IMPORT, comparison_rows, contact_header
 from cards.models import Resident
+from cards.selectors.cards import person_timeline
 from cards.selectors.holders import (
     AGE_BANDS,
     DIMENSIONS,
     comparison_sheet,
-    holder_history,
     holder_statistics,
     statistics_columns,
     statistics_sheet,
@@ -229,7 +230,7 @@ class HolderForm(forms.ModelForm):
 
 
 @admin.register(Resident)
-class HolderAdmin(ImportAdminMixin, ActionAdmin):
+class HolderAdmin(HolderMaintenanceMixin, ImportAdminMixin, ActionAdmin):
     form = HolderForm
     list_display = [
         "masked_name",
@@ -262,6 +263,7 @@ class HolderAdmin(ImportAdminMixin, ActionAdmin):
         "birth_date",
         "masked_personal_data",
         "reveal_button",
+        "person_blacklist",
         "case_history",
         "created_at",
         "changed_at",
@@ -381,6 +383,7 @@ class HolderAdmin(ImportAdminMixin, ActionAdmin):
         else:
             identity.insert(5, "region")
         fieldsets += [
+            (_("Blacklist"), {"fields": ["person_blacklist"]}),
             (_("Case history"), {"fields": ["case_history"]}),
             (_("History"), {"fields": ["created_at", "changed_at", "change_history"]}),
         ]
@@ -413,7 +416,7 @@ class HolderAdmin(ImportAdminMixin, ActionAdmin):
     def case_history(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        return history_table(holder_history(resident=obj))
+        return history_table(person_timeline(resident=obj))
 
     def save_model(self, request, obj, form, change):
         actor = Actor.from_request(request)
@@ -466,6 +469,7 @@ class HolderAdmin(ImportAdminMixin, ActionAdmin):
                 view(self.statistics_export_view),
                 name="cards_resident_statistics_export",
             ),
+            *self.maintenance_urls(),
             *super().get_urls(),
         ]
 

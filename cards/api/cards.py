@@ -12,11 +12,12 @@ from rest_framework.response import Response
 from cards import actions
 from cards.admin.cards import CARD_COLUMNS
 from cards.api.applications import ActionPermissionsMixin, service_point_by_code
+from cards.api.maintenance import CardMaintenanceViewMixin
 from cards.choices import DocumentType
 from cards.filtersets.cards import CardFilterSet
 from cards.models import Application, Card, CardEvent
 from cards.receipts import collection_receipt_response
-from cards.selectors.cards import CARD_RELATED, card_history
+from cards.selectors.cards import CARD_RELATED, card_timeline
 from registry.api.mixins import ExportMixin, ScopedViewSetMixin
 from registry.api.serializers import ReasonSerializer
 from registry.errors import NotFoundError
@@ -43,6 +44,8 @@ class CardSerializer(serializers.ModelSerializer):
             "holder_document",
             "status",
             "status_changed_at",
+            "status_reason",
+            "replaces",
             "region",
             "region_name",
             "issuing_point_code",
@@ -114,6 +117,7 @@ class ChipSerialSerializer(serializers.Serializer):
 
 
 class CardViewSet(
+    CardMaintenanceViewMixin,
     ActionPermissionsMixin,
     ExportMixin,
     ScopedViewSetMixin,
@@ -135,6 +139,7 @@ class CardViewSet(
         "onsite_allocate": ("cards.add_card", "cards.change_card"),
         "onsite_complete": ("cards.change_card",),
         "onsite_abort": ("cards.change_card",),
+        **CardMaintenanceViewMixin.maintenance_permissions,
     }
 
     def _card(self) -> Card:
@@ -143,8 +148,9 @@ class CardViewSet(
     @extend_schema(responses=CardEventSerializer(many=True))
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
-        """The complete case history: the card's events and those of its holder's applications, oldest first."""
-        return Response(CardEventSerializer(card_history(card=self._card()), many=True).data)
+        """The complete case history: the card's events, those of the cards it replaced and that replaced it,
+        and those of its holder's applications, oldest first."""
+        return Response(CardEventSerializer(card_timeline(card=self._card()), many=True).data)
 
     @extend_schema(request=CollectSerializer, responses=CardSerializer)
     @action(detail=True, methods=["post"])

@@ -3,6 +3,7 @@
 from .applications import Application, ApplicationBatch, ApplicationReview
 from .cards import Card, CardEvent
 from .holders import Resident
+from .maintenance import DeathRecord
 from .production import PlanItem, ProductionPlan
 from .stock import Shipment, StockIn, StockOut
 
@@ -12,6 +13,7 @@ __all__ = [
     "ApplicationReview",
     "Card",
     "CardEvent",
+    "DeathRecord",
     "PlanItem",
     "ProductionPlan",
     "Resident",

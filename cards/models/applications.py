@@ -129,6 +129,15 @@ class Application(models.Model):
         related_name="+",
     )
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # A replacement application (补换卡): the card it replaces; the card produced for it links back to it.
+    replaces = models.ForeignKey(
+        "cards.Card",
+        verbose_name=_("replaces card"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replacement_applications",
+    )
 
     class Meta:
         verbose_name = _("application")

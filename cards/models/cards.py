@@ -14,17 +14,19 @@ C = CardStatus
 
 
 class Card(models.Model):
-    # Cards I moves a card from production to the holder's hand; Cards II adds loss, replacement and
-    # cancellation to this table.
+    # Cards I moves a card from production to the holder's hand; Cards II (cards.actions.maintenance) adds
+    # loss, unloss, replacement, cancellation and the correction of a wrong death record.
     TRANSITIONS = Transitions(
         {
             C.ISSUING: [C.ACTIVE, C.CANCELLED],
             C.IN_STOCK: [C.DISPATCHED, C.CANCELLED],
             C.DISPATCHED: [C.AWAITING_COLLECTION, C.IN_STOCK],
             C.AWAITING_COLLECTION: [C.ACTIVE, C.IN_STOCK, C.CANCELLED],
-            C.ACTIVE: [],
-            C.LOST: [],
-            C.CANCELLED: [],
+            C.ACTIVE: [C.LOST, C.REPLACED, C.CANCELLED],
+            C.LOST: [C.ACTIVE, C.REPLACED, C.CANCELLED],
+            # Only a correction of a wrong death record brings a cancelled card back (death_record_correct);
+            # every other action checks the state it starts from before it moves the card.
+            C.CANCELLED: [C.ACTIVE],
             C.REPLACED: [],
         }
     )
@@ -57,6 +59,17 @@ class Card(models.Model):
     )
     status = models.CharField(_("status"), max_length=20, choices=CardStatus.choices, db_index=True)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    # Why a card is cancelled (CancellationReason) or replaced (ReplacementReason); empty otherwise.
+    status_reason = models.CharField(_("status reason"), max_length=20, blank=True)
+    # The card this one replaces (补换卡): the old card is REPLACED, both case histories show the link.
+    replaces = models.ForeignKey(
+        "self",
+        verbose_name=_("replaces card"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replacements",
+    )
     region = models.ForeignKey(
         "registry.Region",
         verbose_name=_("region"),

@@ -8,6 +8,7 @@ from cards.actions.issuance import ONSITE_CHANNELS
 from cards.choices import ApplicationStatus, CardStatus
 from cards.filtersets.cards import CardFilterSet, Collection
 from cards.models import Application, Card, CardEvent, Resident
+from registry.protection import blind_index
 from registry.scope import scope_queryset
 
 CARD_RELATED = ("resident", "region", "application", "medical_institution", "financial_institution")
@@ -57,3 +58,59 @@ def card_history(*, card: Card) -> QuerySet[CardEvent]:
 def holder_history(*, resident: Resident) -> QuerySet[CardEvent]:
     """Everything that happened to a holder: registration, changes, applications, every card, oldest first."""
     return CardEvent.objects.filter(resident=resident).select_related(*EVENT_RELATED).order_by("at", "id")
+
+
+# --- Cards II: finding a card, and the case history across linked cards -----------------------------------
+
+IN_HAND_FIRST = (CardStatus.ACTIVE, CardStatus.LOST)
+
+
+def card_find(*, card_no: str, chip_serial: str = "") -> Card | None:
+    """The card a reader or a partner names (card number, optionally the chip serial), found through the
+    blind index. Unscoped: for the hospital API and the exchange, which scope by their own credentials.
+    Without a chip serial, the card in the holder's hand wins, then the newest."""
+    number = (card_no or "").strip().upper()
+    if not number:
+        return None
+    cards = Card.objects.select_related(*CARD_RELATED).filter(
+        card_index=blind_index(number, family="id_number")
+    )
+    serial = (chip_serial or "").strip().upper()
+    if serial:
+        return cards.filter(chip_serial=serial).first()
+    found = list(cards.order_by("-id"))
+    return next((c for c in found if c.status in IN_HAND_FIRST), found[0] if found else None)
+
+
+def linked_card_ids(card: Card) -> list[int]:
+    """The card and every card linked to it by replacement, before and after (one holder's chain)."""
+    links = list(Card.objects.filter(resident_id=card.resident_id).values_list("id", "replaces_id"))
+    chain, changed = {card.pk}, True
+    while changed:
+        changed = False
+        for pk, replaces in links:
+            if pk in chain and replaces and replaces not in chain:
+                chain.add(replaces)
+                changed = True
+            elif replaces in chain and pk not in chain:
+                chain.add(pk)
+                changed = True
+    return sorted(chain)
+
+
+def card_timeline(*, card: Card) -> QuerySet[CardEvent]:
+    """The complete, continuous case history of a card: its own events, those of the cards it replaced and
+    that replaced it, and the events of its holder's applications, oldest first."""
+    return (
+        CardEvent.objects.filter(
+            Q(card_id__in=linked_card_ids(card))
+            | Q(application__resident_id=card.resident_id, card__isnull=True)
+        )
+        .select_related(*EVENT_RELATED)
+        .order_by("at", "id")
+    )
+
+
+def person_timeline(*, resident: Resident) -> QuerySet[CardEvent]:
+    """Everything that happened to a person across all their cards (old and new linked), oldest first."""
+    return holder_history(resident=resident)

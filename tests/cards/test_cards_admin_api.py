@@ -106,7 +106,8 @@ def test_card_detail_shows_the_case_history_and_the_receipt(client, clerk, some_
     assert detail.status_code == 200 and "hc-history" in html
     assert html.index(collected.application.number) > 0
     labels = [url for _label, url in detail.context["detail_buttons"]]
-    assert labels == [f"/admin/cards/card/{collected.pk}/receipt/"]
+    assert labels[0] == f"/admin/cards/card/{collected.pk}/receipt/"
+    assert f"/admin/cards/card/{collected.pk}/maintain/loss/" in labels  # Cards II: the maintenance buttons
     assert 'name="_save"' not in html  # read-only: changes go through actions
     receipt = client.get(f"/admin/cards/card/{collected.pk}/receipt/")
     text = pdf_text(b"".join(receipt.streaming_content))

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from cards import demo
 from cards.actions.holders import clean_id_number
+from cards.actions.lists import card_blacklist_entry, card_whitelist_entry
 from cards.choices import ApplicationStatus, CardStatus
-from cards.models import Application, ApplicationBatch, Card, ProductionPlan, Resident
+from cards.models import Application, ApplicationBatch, Card, DeathRecord, ProductionPlan, Resident
 from cards.selectors.cards import card_history
 from institutions import demo as institutions_demo
 from registry.models import AuditEntry, JournalEntry
@@ -57,7 +58,7 @@ def test_city_seed_is_realistic_covers_every_state_and_is_idempotent(settings, t
 
     # Cards in every state of Cards I, a realistic production success rate, cards waiting to be collected.
     states = set(Card.objects.values_list("status", flat=True))
-    assert states == CARDS_I_STATES
+    assert states == CARDS_I_STATES | {CardStatus.LOST, CardStatus.REPLACED}
     assert Card.objects.filter(status=CardStatus.AWAITING_COLLECTION).count() >= 30
     assert not Card.objects.filter(status=CardStatus.ACTIVE, collected_at__isnull=True).exists()
     for plan in ProductionPlan.objects.filter(produced_count__gt=0):
@@ -92,9 +93,23 @@ def test_city_seed_is_realistic_covers_every_state_and_is_idempotent(settings, t
     assert Application.objects.filter(applicant_kind="guardian").exists()
 
     # A collected card's case history runs from the application to the desk.
-    collected = Card.objects.filter(status=CardStatus.ACTIVE, plan_item__isnull=False).first()
+    collected = (
+        Card.objects.filter(status=CardStatus.ACTIVE, plan_item__isnull=False)
+        .exclude(events__kind__in=["blacklisted", "restored", "loss_revoked"])
+        .first()
+    )
     kinds = [event.kind for event in card_history(card=collected)]
     assert kinds[0] == "applied" and kinds[-1] == "collected" and "stocked_in" in kinds
+
+    # Cards II: lost, replaced (linked, the old one blacklisted, the new one whitelisted), cancelled incl. death.
+    replaced = Card.objects.filter(status=CardStatus.REPLACED, replacements__isnull=False).first()
+    new = replaced.replacements.get()
+    assert card_blacklist_entry(replaced).reason == "replaced" and card_whitelist_entry(new) is not None
+    assert card_blacklist_entry(Card.objects.filter(status=CardStatus.LOST).first()).reason == "lost"
+    assert Card.objects.filter(status=CardStatus.CANCELLED, status_reason="death").count() == 2
+    assert Card.objects.filter(status=CardStatus.CANCELLED, status_reason="request").exists()
+    assert set(DeathRecord.objects.values_list("status", flat=True)) == {"applied", "corrected"}
+    assert Application.objects.filter(replaces__isnull=False).exists()
 
     assert demo.seed(actor=system_actor, stdout=None) == "cards already seeded"
     assert counts() == first, "a second run must add nothing"
