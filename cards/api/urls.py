@@ -2,12 +2,12 @@
 
 from rest_framework.routers import SimpleRouter
 
-from cards.api import applications, cards, holders, production, stock
+from cards.api import applications, cards, holders, production, stock, uses
 
 app_name = "cards-api"
 
 router = SimpleRouter()
-for module in (holders, applications, production, stock, cards):
+for module in (holders, applications, production, stock, cards, uses):
     for prefix, viewset, basename in module.ROUTES:
         router.register(prefix, viewset, basename=basename)
 urlpatterns = router.urls

@@ -5,6 +5,7 @@ from .cards import Card, CardEvent
 from .holders import Resident
 from .production import PlanItem, ProductionPlan
 from .stock import Shipment, StockIn, StockOut
+from .uses import CardUse, CardUseBatch, CardUseDaily, CardUseScenario  # noqa: F401  (card use, its own area)
 
 __all__ = [
     "Application",
