@@ -159,16 +159,37 @@ def _parse_records(records: list) -> list[_Row]:
     return rows
 
 
+def _select_any(sql: str, column_values: list, params: list, fallback) -> list[tuple]:
+    """Rows of `sql` whose column is in `column_values`: on PostgreSQL one query with an array parameter
+    (`= ANY(%s)`: no statement with thousands of placeholders to build and parse), elsewhere the ORM fallback
+    in chunks."""
+    if not column_values:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [column_values, *params])
+            return cursor.fetchall()
+    rows = []
+    for start in range(0, len(column_values), LOOKUP_CHUNK):
+        rows.extend(fallback(column_values[start : start + LOOKUP_CHUNK]))
+    return rows
+
+
 def _resolve_cards(rows: list[_Row]) -> None:
-    """Each candidate's card by (blind index, chip serial): one query per chunk of distinct card numbers."""
+    """Each candidate's card by (blind index, chip serial): one query for the batch's distinct card numbers."""
     wanted = list(dict.fromkeys(row.index for row in rows if not row.reason))
-    found: dict[tuple[str, str], int] = {}
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
-        chunk = wanted[start : start + LOOKUP_CHUNK]
-        for card_id, index, chip in Card.objects.filter(card_index__in=chunk).values_list(
-            "id", "card_index", "chip_serial"
-        ):
-            found[(index, chip)] = card_id
+    table = connection.ops.quote_name(Card._meta.db_table)
+    found = {
+        (index, chip): card_id
+        for index, chip, card_id in _select_any(
+            f"SELECT card_index, chip_serial, id FROM {table} WHERE card_index = ANY(%s)",  # noqa: S608
+            wanted,
+            [],
+            lambda chunk: Card.objects.filter(card_index__in=chunk).values_list(
+                "card_index", "chip_serial", "id"
+            ),
+        )
+    }
     for row in rows:
         if not row.reason:
             row.card_id = found.get((row.index, row.chip))
@@ -184,15 +205,18 @@ def _drop_duplicates(rows: list[_Row], institution: MedicalInstitution) -> tuple
         low = min(row.used_at for row in accepted)
         high = max(row.used_at for row in accepted)
         card_ids = list(dict.fromkeys(row.card_id for row in accepted))
-        for start in range(0, len(card_ids), LOOKUP_CHUNK):
-            recorded.update(
-                CardUse.objects.filter(
-                    institution=institution,
-                    card_id__in=card_ids[start : start + LOOKUP_CHUNK],
-                    used_at__gte=low,
-                    used_at__lte=high,
-                ).values_list("card_id", "used_at", "scenario")
+        table = connection.ops.quote_name(CardUse._meta.db_table)
+        recorded.update(
+            _select_any(
+                f"SELECT card_id, used_at, scenario FROM {table} WHERE card_id = ANY(%s) "  # noqa: S608
+                "AND institution_id = %s AND used_at >= %s AND used_at <= %s",
+                card_ids,
+                [institution.pk, low, high],
+                lambda chunk: CardUse.objects.filter(
+                    institution=institution, card_id__in=chunk, used_at__gte=low, used_at__lte=high
+                ).values_list("card_id", "used_at", "scenario"),
             )
+        )
     kept, duplicates = [], 0
     for row in rows:
         if not row.reason:

@@ -71,8 +71,17 @@ class CardUse(models.Model):
 
     REGION_SCOPE_FIELD = "region__code"
 
+    # A batch writes up to a hundred thousand rows at once, so every per-row cost counts. The foreign keys' own
+    # indexes are left out (the composite indexes below lead with them). Batch, institution and region are the
+    # same for every row of a batch and come from rows the ingesting action has just written or locked, so
+    # their constraints (checked row by row at commit) are left out too; the card keeps its constraint.
     batch = models.ForeignKey(
-        CardUseBatch, verbose_name=_("batch"), on_delete=models.PROTECT, related_name="uses"
+        CardUseBatch,
+        verbose_name=_("batch"),
+        on_delete=models.PROTECT,
+        related_name="uses",
+        db_index=False,
+        db_constraint=False,
     )
     line = models.PositiveIntegerField(_("record number"))
     institution = models.ForeignKey(
@@ -80,12 +89,16 @@ class CardUse(models.Model):
         verbose_name=_("medical institution"),
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     region = models.ForeignKey(
         "registry.Region",
         verbose_name=_("region"),
         on_delete=models.PROTECT,
         help_text=_("The medical institution's region."),
+        db_index=False,
+        db_constraint=False,
     )
     used_at = models.DateTimeField(_("time of use"), null=True, blank=True, db_index=True)
     card = models.ForeignKey(
@@ -95,6 +108,7 @@ class CardUse(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="uses",
+        db_index=False,
     )
     card_index = models.CharField(_("card blind index"), max_length=40, blank=True, editable=False)
     chip_serial = models.CharField(_("chip serial"), max_length=20, blank=True)

@@ -317,16 +317,12 @@ def test_staff_api_ingest_list_export_and_scope(make_user, settings, hospital, c
     assert api(baoji).get("/api/v1/card-uses/").json()["results"] == []
     assert api(baoji).get("/api/v1/card-use-daily/").json()["results"] == []
 
-    listing = api(manager).get(
-        "/api/v1/card-uses/", {"scenario": "consultation", "date_from": "2026-11-20"}
-    )
+    listing = api(manager).get("/api/v1/card-uses/", {"scenario": "consultation", "date_from": "2026-11-20"})
     (row,) = listing.json()["results"]
     assert row["card_no"] != a.card_no and row["card_no"].endswith(a.card_no[-4:]) and "*" in row["card_no"]
     assert api(manager).get("/api/v1/card-uses/", {"date_to": "2026-11-19"}).json()["results"] == []
     assert len(api(manager).get("/api/v1/card-uses/", {"status": "rejected"}).json()["results"]) == 1
-    daily = (
-        api(manager).get("/api/v1/card-use-daily/", {"institution": hospital.code}).json()["results"]
-    )
+    daily = api(manager).get("/api/v1/card-use-daily/", {"institution": hospital.code}).json()["results"]
     assert [(d["day"], d["scenario"], d["count"]) for d in daily] == [("2026-11-20", "consultation", 1)]
     exported = api(manager).get("/api/v1/card-uses/export/", {"as": "xlsx"})
     cells = _cells(exported)
