@@ -44,7 +44,7 @@ class SamApplicationCreateSerializer(serializers.Serializer):
     purpose = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-class DecisionSerializer(serializers.Serializer):
+class SamDecisionSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["approve", "cut", "reject"])
     approved_quantity = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

@@ -83,12 +83,12 @@ class SamApplicationViewSet(*READ, mixins.CreateModelMixin, viewsets.GenericView
         )
         return Response(s.SamApplicationSerializer(application).data, status=201)
 
-    @extend_schema(request=s.DecisionSerializer, responses=s.SamApplicationSerializer)
+    @extend_schema(request=s.SamDecisionSerializer, responses=s.SamApplicationSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanChange])
     def review(self, request, pk=None):
         """The city's decision: approve, cut (approved_quantity and reason) or reject (reason)."""
         _require(request, "sam.review_samapplication")
-        data = s.DecisionSerializer(data=request.data)
+        data = s.SamDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         application = actions.sam_application_review(
             actor=api_actor(request), application=self.get_object(), **data.validated_data
@@ -131,12 +131,12 @@ class SamPlanViewSet(*READ, viewsets.GenericViewSet):
         """Report the plan to the tier above."""
         return self._done(actions.sam_plan_report(actor=api_actor(request), plan=self.get_object()))
 
-    @extend_schema(request=s.DecisionSerializer, responses=s.SamPlanSerializer)
+    @extend_schema(request=s.SamDecisionSerializer, responses=s.SamPlanSerializer)
     @action(detail=True, methods=["post"], permission_classes=[CanChange])
     def review(self, request, pk=None):
         """The tier above decides: approve, cut (approved_quantity and reason) or reject (reason)."""
         _require(request, "sam.review_samplan")
-        data = s.DecisionSerializer(data=request.data)
+        data = s.SamDecisionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         plan = actions.sam_plan_review(
             actor=api_actor(request), plan=self.get_object(), **data.validated_data

@@ -210,3 +210,32 @@ def test_institution_page_shows_its_sams(client, issued_sams, city, hospital, ma
     assert page.status_code == 200
     html = page.content.decode()
     assert "SAM" in html and ": 2 ·" in html
+
+
+@pytest.mark.django_db
+def test_api_lists_do_not_grow_queries_with_rows(issued_sams, city):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = APIClient()
+    api.force_authenticate(city.user)
+    paths = [
+        "/api/v1/sam-cards/",
+        "/api/v1/sam-stock-outs/",
+        "/api/v1/sam-shipments/",
+        "/api/v1/sam-applications/",
+    ]
+
+    def queries() -> list[int]:
+        counts = []
+        for path in paths:
+            with CaptureQueriesContext(connection) as captured:
+                assert api.get(path).status_code == 200
+            counts.append(len(captured))
+        return counts
+
+    issued_sams(1)
+    queries()  # the first request also loads the user's permissions
+    few = queries()
+    issued_sams(4)
+    assert queries() == few
