@@ -21,9 +21,11 @@ from institutions.choices import OrganisationStatus
 from institutions.models import CardMaker, MedicalInstitution
 from registry.actors import Actor
 from registry.audit import audit_record
+from registry.choices import EntryType, ListName, ListReason
 from registry.errors import DomainError, require_reason
 from registry.journal import journal_append
 from registry.lifecycle import transition
+from registry.lists import list_add, list_remove, sam_subject
 from registry.models import Region
 from registry.models.regions import region_level, region_prefix
 from registry.scope import user_can_see_region
@@ -904,8 +906,27 @@ def sam_cancel(*, actor: Actor, sam: Sam, reason: str) -> Sam:
     )
 
 
+LIST_REASON = {S.FROZEN: ListReason.SAM_FROZEN, S.CANCELLED: ListReason.SAM_CANCELLED}
+
+
 def blacklist_update(*, actor: Actor, sam: Sam, reason: str) -> None:
-    """The SAM's entry on registry's numbered list follows its status (wired when registry.lists lands)."""
+    """The SAM's entry on registry's one numbered list follows its status: frozen is a reversible hold,
+    cancelled a permanent entry (replacing the hold under one new number), back in use takes the hold off."""
+    subject = sam_subject(sam.serial)
+    if sam.status in LIST_REASON:
+        list_add(
+            list_name=ListName.BLACKLIST,
+            entry_type=EntryType.SAM,
+            subject=subject,
+            reason=LIST_REASON[sam.status],
+            region_code=sam.region_id,
+            label=f"SAM {sam.serial}",
+            object_ref=f"sam.sam:{sam.pk}",
+            actor=actor,
+            note=reason,
+        )
+    else:
+        list_remove(list_name=ListName.BLACKLIST, subject=subject, actor=actor, note=reason)
 
 
 @transaction.atomic(durable=True)

@@ -3,7 +3,7 @@
 import pytest
 
 from institutions import demo as institutions_demo
-from registry.models import JournalEntry
+from registry.models import JournalEntry, ListEntry
 from sam import demo
 from sam.models import Sam, SamApplication, SamPlan, SamShipment
 
@@ -24,6 +24,8 @@ def test_city_seed_covers_every_state_and_runs_once(settings, tmp_path, system_a
     plan = SamPlan.objects.get()
     assert (plan.status, plan.quantity) == ("reported", 16)
     assert set(SamShipment.objects.values_list("status", flat=True)) == {"signed", "shipped"}
+    listed = ListEntry.objects.filter(entry_type="sam", removed_number__isnull=True)
+    assert sorted(listed.values_list("reason", flat=True)) == ["sam_cancelled", "sam_frozen", "sam_frozen"]
     before = (Sam.objects.count(), JournalEntry.objects.count())
     assert demo.seed(actor=system_actor, stdout=None) == "SAM cards already seeded"
     assert (Sam.objects.count(), JournalEntry.objects.count()) == before
