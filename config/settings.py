@@ -208,6 +208,10 @@ SPECTACULAR_SETTINGS = {
         "ContactRelationEnum": "cards.choices.ContactRelation",
         "AddressTypeEnum": "cards.choices.AddressType",
         "ReviewDecisionEnum": "cards.choices.ReviewDecision",
+        "SamApplicationStatusEnum": "sam.choices.SamApplicationStatus",
+        "SamPlanStatusEnum": "sam.choices.SamPlanStatus",
+        "SamStatusEnum": "sam.choices.SamStatus",
+        "SamShipmentStatusEnum": "sam.choices.SamShipmentStatus",
     },
     # The networks these nodes run on are closed: the docs UI is served from our own static files.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -3,13 +3,10 @@ their items. Every write goes through cards.actions; pages only parse forms and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext_lazy
@@ -25,7 +22,7 @@ from cards.selectors.production import plan_reconciliation
 from institutions.choices import OrganisationStatus
 from institutions.models import CardMaker
 from registry.actors import Actor
-from registry.admin_base import ActionAdmin
+from registry.admin_base import ActionAdmin, ReadOnlyPagesMixin, form_page, run_with_form
 from registry.admin_imports import ImportAdminMixin
 from registry.admin_mixins import RegionTreeFilter
 from registry.errors import DomainError
@@ -60,90 +57,6 @@ PLAN_ITEM_COLUMNS = [
     Column(_("failure reason"), "failure_reason", 24),
     Column(_("returned at"), "returned_at", 18),
 ]
-
-
-class ReadOnlyPagesMixin:
-    """Change pages that only show: every field read-only, no save buttons; writes are the list's actions."""
-
-    def get_readonly_fields(self, request, obj=None):
-        extra = list(super().get_readonly_fields(request, obj))
-        return [*(f.name for f in self.model._meta.concrete_fields), *extra]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-            "show_delete": False,
-            **(extra_context or {}),
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def has_add_permission(self, request):
-        return False
-
-    def save_model(self, request, obj, form, change):
-        return None  # nothing on these pages is edited directly
-
-
-def run_with_form(
-    model_admin: admin.ModelAdmin,
-    request,
-    queryset,
-    *,
-    form_class: type[forms.Form],
-    title,
-    action_name: str,
-    perform: Callable[..., object],
-    intro=None,
-):
-    """An admin action that asks for a form first, then calls `perform(actor=, obj=, data=)` per selected row."""
-    form = form_class(request.POST if "apply_form" in request.POST else None)
-    if form.is_valid():
-        actor = Actor.from_request(request)
-        done, failed = 0, []
-        for obj in queryset:
-            try:
-                perform(actor=actor, obj=obj, data=form.cleaned_data)
-                done += 1
-            except DomainError as error:
-                failed.append(f"{obj}: {error.message_zh}")
-        if done:
-            model_admin.message_user(request, gettext("%(count)s done.") % {"count": done}, messages.SUCCESS)
-        for message in failed:
-            model_admin.message_user(request, message, messages.ERROR)
-        return None
-    return TemplateResponse(
-        request,
-        "cards/production/action_form.html",
-        {
-            **model_admin.admin_site.each_context(request),
-            "title": title,
-            "intro": intro,
-            "objects": queryset,
-            "form": form,
-            "action_name": action_name,
-            "opts": model_admin.model._meta,
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
-        },
-    )
-
-
-def form_page(model_admin: admin.ModelAdmin, request, *, form, title, intro=None):
-    return TemplateResponse(
-        request,
-        "cards/production/form_page.html",
-        {
-            **model_admin.admin_site.each_context(request),
-            "title": title,
-            "intro": intro,
-            "form": form,
-            "opts": model_admin.model._meta,
-            "changelist_url": reverse(
-                f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist"
-            ),
-        },
-    )
 
 
 class PlanGenerateForm(forms.Form):

@@ -17,13 +17,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cards import actions
-from cards.admin.production import ReadOnlyPagesMixin, form_page, run_with_form
 from cards.choices import ShipmentStatus
 from cards.models import Shipment, StockIn, StockOut
 from cards.selectors.stock import cards_in_stock
 from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
-from registry.admin_base import ActionAdmin
+from registry.admin_base import ActionAdmin, ReadOnlyPagesMixin, form_page, run_with_form
 from registry.admin_mixins import RegionTreeFilter
 from registry.errors import DomainError
 from registry.exports import Column

@@ -22,20 +22,12 @@ from cards.models import PlanItem, ProductionPlan
 from cards.personalisation import RETURN_COLUMNS
 from institutions.choices import OrganisationStatus
 from institutions.models import CardMaker
-from registry.actors import Actor
-from registry.api.mixins import ExportMixin, ScopedViewSetMixin
-from registry.api.permissions import ScopedModelPermissions
+from registry.api.mixins import ExportMixin, ScopedViewSetMixin, api_actor
+from registry.api.permissions import CanChange, ScopedModelPermissions
 from registry.api.serializers import ReasonSerializer
-from registry.choices import Channel
 from registry.errors import NotFoundError
 from registry.imports import import_check, import_commit, import_spec
 from registry.models import Region
-
-
-class CanChange(ScopedModelPermissions):
-    """State changes through action endpoints (POST) need the change permission, reads need view."""
-
-    perms_map = {**ScopedModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
 
 
 class CanDownloadPersonalData(ScopedModelPermissions):
@@ -45,10 +37,6 @@ class CanDownloadPersonalData(ScopedModelPermissions):
         **ScopedModelPermissions.perms_map,
         "GET": ["%(app_label)s.view_%(model_name)s", "%(app_label)s.change_%(model_name)s"],
     }
-
-
-def api_actor(request) -> Actor:
-    return Actor.from_request(request, channel=Channel.API)
 
 
 class ProductionPlanSerializer(serializers.ModelSerializer):

@@ -11,13 +11,13 @@ from rest_framework.response import Response
 
 from cards import actions
 from cards.admin.stock import SHIPMENT_COLUMNS, STOCK_IN_COLUMNS, STOCK_OUT_COLUMNS
-from cards.api.production import CanChange, api_actor
 from cards.choices import ShipmentStatus
 from cards.filtersets.stock import ShipmentFilterSet, StockInFilterSet, StockOutFilterSet
 from cards.models import Card, ProductionPlan, Shipment, StockIn, StockOut
 from cards.selectors.stock import cards_in_stock
 from institutions.models import FinancialInstitution, MedicalInstitution
-from registry.api.mixins import ExportMixin, ScopedViewSetMixin
+from registry.api.mixins import ExportMixin, ScopedViewSetMixin, api_actor
+from registry.api.permissions import CanChange
 from registry.errors import DomainError, NotFoundError
 from registry.scope import scope_queryset
 

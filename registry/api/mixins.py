@@ -10,6 +10,8 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from registry.actors import Actor
+from registry.choices import Channel
 from registry.errors import DomainError
 from registry.exports import Column, Sheet, export_response
 from registry.scope import scope_queryset
@@ -81,3 +83,7 @@ class ExportMixin:
             )
         sheet.total = rows
         return export_response(sheet, fmt)
+
+
+def api_actor(request) -> Actor:
+    return Actor.from_request(request, channel=Channel.API)

@@ -9,3 +9,9 @@ class ScopedModelPermissions(DjangoModelPermissions):
         "GET": ["%(app_label)s.view_%(model_name)s"],
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
+
+
+class CanChange(ScopedModelPermissions):
+    """State changes through action endpoints (POST) need the change permission, reads need view."""
+
+    perms_map = {**ScopedModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
