@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from registry.choices import EntryType, ListName, ListReason
 from registry import lists
+from registry.choices import EntryType, ListName, ListReason
 from registry.node import public_key_pem, verify
 
 BASE = "/api/v1/hospital"
@@ -35,7 +35,7 @@ def _add(system_actor, entry_type, subject, reason, region="610113"):
         )
 
 
-def test_a_blacklisted_person_is_refused_with_the_lists.list_number(api, active_card, system_actor):
+def test_a_blacklisted_person_is_refused_with_the_list_number(api, active_card, system_actor):
     card = active_card()
     _add(system_actor, EntryType.PERSON, lists.person_subject(card.card_no), ListReason.INELIGIBLE)
     answer = api.get(f"{BASE}/cards/{card.card_no}/status?chip={card.chip_serial}").json()
