@@ -3,6 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from cards.api.holders import ContactSerializer
 from cards.choices import DocumentType
 
 MAX_BATCH = 1000
@@ -127,12 +128,6 @@ class CardAnswerSerializer(serializers.Serializer):
     chip_serial = serializers.CharField(allow_blank=True)
     status = serializers.CharField()
     expires_on = serializers.DateField(allow_null=True)
-
-
-class ContactSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=60)
-    relation = serializers.CharField(max_length=2)
-    phone = serializers.CharField(max_length=30)
 
 
 class ResidentPatchSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@ write idempotent. Views parse, call one action or selector, and shape the answer
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections import Counter
 
@@ -15,8 +16,14 @@ from rest_framework import status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from cards.actions import application_submit
 from cards.actions.holders import clean_id_number
-from cards.actions.issuance import card_issue_onsite_allocate, card_issue_onsite_complete, clean_chip_serial
+from cards.actions.issuance import (
+    card_issue_onsite_abort,
+    card_issue_onsite_allocate,
+    card_issue_onsite_complete,
+    clean_chip_serial,
+)
 from cards.choices import ApplicationChannel, ApplicationStatus
 from cards.models import Application, Card, Resident
 from exchange.hospital import lists
@@ -54,6 +61,20 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+class Unavailable(DomainError):
+    status = 503
+
+
+def _interface(module: str, name: str):
+    """An action another part of the platform provides (Cards II, card use): 503 until it is installed here."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        raise Unavailable(
+            _("This interface is not available on this node yet."), code="interface_unavailable"
+        ) from None
+
+
 def _both(message) -> tuple[str, str]:
     with override("zh-hans"):
         zh = str(message)
@@ -71,8 +92,7 @@ def _resident_by_number(number: str) -> Resident | None:
 
 
 def _card_find(card_no: str, chip: str) -> Card:
-    from cards.selectors.cards import card_find  # Cards II
-
+    card_find = _interface("cards.selectors.cards", "card_find")  # Cards II
     card = card_find(card_no=normal_card_no(card_no), chip_serial=normal_chip(chip))
     if card is None:
         raise NotFoundError(
@@ -197,13 +217,12 @@ class CardStatusView(PartnerWriteView):
         ],
     )
     def post(self, request, card_no: str):
-        from cards.actions import card_report_loss, card_unreport_loss  # Cards II
-
         data = s.CardStatusChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         card = _card_find(card_no, values["chip"])
-        action = card_report_loss if values["action"] == "report_loss" else card_unreport_loss
+        name = "card_report_loss" if values["action"] == "report_loss" else "card_unreport_loss"
+        action = _interface("cards.actions", name)  # Cards II
         card = action(
             actor=self.actor(),
             card=card,
@@ -288,8 +307,6 @@ class CardIssuedView(PartnerWriteView):
         ],
     )
     def post(self, request):
-        from cards.actions import application_submit
-
         data = s.CardIssuedSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -313,8 +330,6 @@ class CardIssuedView(PartnerWriteView):
         try:
             card = card_issue_onsite_complete(actor=actor, card=card, chip_serial=chip)
         except DomainError:
-            from cards.actions import card_issue_onsite_abort
-
             card_issue_onsite_abort(
                 actor=actor, card=card, reason=str(_("The hospital's issuance was refused."))
             )
@@ -365,14 +380,12 @@ class ReplacementView(PartnerWriteView):
         ],
     )
     def post(self, request, card_no: str):
-        from cards.actions import card_replace  # Cards II
-
         data = s.ReplacementSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         card = _card_find(card_no, values["chip"])
         new_chip = clean_chip_serial(values["new_chip_serial"]) if values["new_chip_serial"] else ""
-        new = card_replace(
+        new = _interface("cards.actions", "card_replace")(  # Cards II
             actor=self.actor(),
             card=card,
             reason=values["reason"],
@@ -395,8 +408,6 @@ class ResidentPatchView(PartnerWriteView):
         examples=[OpenApiExample("New phone", value={"phone1": "13800138000"}, request_only=True)],
     )
     def patch(self, request, card_no: str):
-        from cards.actions import holder_contacts_update  # Cards II
-
         data = s.ResidentPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         resident = _resident_by_number(normal_card_no(card_no))
@@ -407,7 +418,8 @@ class ResidentPatchView(PartnerWriteView):
         changes = dict(data.validated_data)
         if "contacts" in changes:
             changes["contacts"] = [dict(contact) for contact in changes["contacts"]]
-        resident = holder_contacts_update(actor=self.actor(), resident=resident, changes=changes)
+        update = _interface("cards.actions", "holder_contacts_update")  # Cards II
+        resident = update(actor=self.actor(), resident=resident, changes=changes)
         answer = {
             "changed": sorted(changes),
             "phone1": mask_phone(resident.phone1 or ""),
@@ -432,13 +444,11 @@ class CardPatchView(PartnerWriteView):
         ],
     )
     def patch(self, request, card_no: str):
-        from cards.actions import card_info_update  # Cards II
-
         data = s.CardPatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         card = _card_find(card_no, values.pop("chip", ""))
-        card = card_info_update(actor=self.actor(), card=card, changes=values)
+        card = _interface("cards.actions", "card_info_update")(actor=self.actor(), card=card, changes=values)
         return Response(s.CardAnswerSerializer(_card_answer(card)).data)
 
 
@@ -454,13 +464,9 @@ class BinaryRenderer(BaseRenderer):
         return json.dumps(data, ensure_ascii=False).encode()  # an error answer
 
 
-class ListUnavailable(DomainError):
-    status = 503
-
-
 def _list_document(*, list_name: str, since: int | None):
     if lists.registry_lists is None:
-        raise ListUnavailable(_("The list is not available on this node yet."), code="list_unavailable")
+        raise Unavailable(_("The list is not available on this node yet."), code="list_unavailable")
     registry_lists = lists.registry_lists
     if since is None:
         return registry_lists.list_snapshot(list_name=list_name)
@@ -600,11 +606,9 @@ class CardUsesView(PartnerWriteView):
         ],
     )
     def post(self, request):
-        from cards.actions.uses import card_use_ingest_batch  # card use ingestion
-
         data = s.CardUseBatchSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = card_use_ingest_batch(
+        result = _interface("cards.actions.uses", "card_use_ingest_batch")(
             actor=self.actor(),
             institution=self.institution,
             batch_id=data.validated_data["batch_id"],
