@@ -65,6 +65,10 @@ class Unavailable(DomainError):
     status = 503
 
 
+class SnapshotRequired(DomainError):
+    status = 409
+
+
 def _interface(module: str, name: str):
     """An action another part of the platform provides (Cards II, card use): 503 until it is installed here."""
     try:
@@ -473,7 +477,7 @@ def _list_document(*, list_name: str, since: int | None):
     try:
         return registry_lists.list_delta(list_name=list_name, since=since)
     except registry_lists.SnapshotRequired:
-        raise DomainError(
+        raise SnapshotRequired(
             _("No delta from list number %(since)s is kept: download the snapshot."),
             {"since": since},
             code="snapshot_required",

@@ -95,7 +95,9 @@ def test_hospital_api_conforms_to_its_schema(live_server, make_institution, syst
             failures.append(f"{operation.method.upper()} {operation.path}: {failure}")
     assert not failures, "\n\n".join(failures)
     # The signature hook works: most calls get past authentication (answered, refused as invalid, not found).
-    assert session.statuses[200] and session.statuses[401] < sum(session.statuses.values()) / 10, session.statuses
+    assert session.statuses[200] and session.statuses[401] < sum(session.statuses.values()) / 10, (
+        session.statuses
+    )
 
 
 @pytest.fixture
