@@ -4,6 +4,7 @@ Development defaults (SQLite, tasks run in-process) need no services. Production
 DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL.
 """
 
+import json
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -38,6 +39,19 @@ HC_PDF_FONT_CANDIDATES = [
 HC_EXPORT_SYNC_LIMIT = env_int("HC_EXPORT_SYNC_LIMIT", 20000)
 # How long a signed blacklist/whitelist file says it is good for (its next-update time), in hours.
 HC_LIST_NEXT_UPDATE_HOURS = env_int("HC_LIST_NEXT_UPDATE_HOURS", 24)
+# Partner interfaces (exchange.hospital): rate limits per institution ("default", an institution code, or a
+# scope such as "selfquery"), as HC_HOSPITAL_RATE_LIMITS='{"default": "1200/min", "12610113...": "6000/min"}'.
+HC_HOSPITAL_RATE_LIMITS = {
+    "default": "1200/min",
+    "selfquery": "5/hour",
+    **json.loads(env_str("HC_HOSPITAL_RATE_LIMITS", "{}")),
+}
+HC_IDEMPOTENCY_TTL_HOURS = env_int("HC_IDEMPOTENCY_TTL_HOURS", 24)
+# Personal self-query: where one-time codes go ("console" in development) and how long they live.
+HC_SMS_BACKEND = env_str("HC_SMS_BACKEND", "exchange.hospital.sms.ConsoleSmsBackend")
+HC_SELFQUERY_CODE_MINUTES = env_int("HC_SELFQUERY_CODE_MINUTES", 5)
+# Electronic health card: minutes a dynamic QR code stays valid.
+HC_EHC_CODE_MINUTES = env_int("HC_EHC_CODE_MINUTES", 5)
 
 # --- Django core ------------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)

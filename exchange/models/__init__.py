@@ -1,0 +1,3 @@
+"""Models of the exchange app, one module per area (hospital: partner interfaces)."""
+
+from exchange.models.hospital import ElectronicHealthCard, IdempotencyRecord  # noqa: F401

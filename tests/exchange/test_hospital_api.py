@@ -1,0 +1,236 @@
+"""The hospital API as an integrator meets it: card checks, identity checks, on-site issuance sync, idempotent
+retries and the per-institution rate limit."""
+
+import pytest
+
+from cards.choices import CardStatus
+from cards.models import Card
+from exchange.models import IdempotencyRecord
+from registry.models import AuditEntry
+from tests.exchange.conftest import make_id_number, next_chip
+
+BASE = "/api/v1/hospital"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+# --- identity/verify ----------------------------------------------------------------------------------------
+
+
+def test_identity_verify_known_holder_and_name(api, make_holder):
+    holder = make_holder(name="王小明")
+    answer = api.post(
+        f"{BASE}/identity/verify", {"id_number": holder.document_number, "name": "王小明"}
+    ).json()
+    assert answer == {"valid": True, "problem": None, "known_here": True, "name_matches": True}
+    wrong = api.post(f"{BASE}/identity/verify", {"id_number": holder.document_number, "name": "李四"}).json()
+    assert wrong["known_here"] is True and wrong["name_matches"] is False
+
+
+def test_identity_verify_never_returns_personal_data(api, make_holder):
+    holder = make_holder(name="王小明")
+    response = api.post(f"{BASE}/identity/verify", {"id_number": holder.document_number})
+    assert response.status_code == 200
+    assert "王小明" not in response.content.decode() and response.json()["name_matches"] is None
+
+
+def test_identity_verify_bad_checksum_and_unknown(api):
+    number = make_id_number()
+    bad = number[:-1] + ("0" if number[-1] != "0" else "1")
+    answer = api.post(f"{BASE}/identity/verify", {"id_number": bad}).json()
+    assert answer["valid"] is False and answer["problem"] == "id_checksum" and answer["known_here"] is False
+    unknown = api.post(f"{BASE}/identity/verify", {"id_number": make_id_number()}).json()
+    assert unknown["valid"] is True and unknown["known_here"] is False
+
+
+def test_unsigned_calls_are_refused(client):
+    response = client.post(f"{BASE}/identity/verify", {"id_number": "x"}, content_type="application/json")
+    assert response.status_code in (401, 403) and response.json()["code"] in (
+        "not_authenticated",
+        "permission_denied",
+    )
+
+
+# --- card status --------------------------------------------------------------------------------------------
+
+
+def test_active_card_status_carries_the_list_number(api, active_card):
+    card = active_card()
+    answer = api.get(f"{BASE}/cards/{card.card_no}/status?chip={card.chip_serial}").json()
+    assert answer["code"] == "active" and answer["usable"] is True
+    assert answer["card_status"] == "active" and isinstance(answer["list_number"], int)
+    assert answer["message_en"].startswith("The card is active") and answer["message_zh"]
+
+
+def test_unknown_here_is_not_invalid(api, active_card):
+    card = active_card()
+    assert api.get(f"{BASE}/cards/{make_id_number()}/status?chip=ABC").json()["code"] == "unknown_here"
+    # The number is known, this chip is not (say a replacement card issued elsewhere, not synced yet).
+    assert api.get(f"{BASE}/cards/{card.card_no}/status?chip=FFFF0000").json()["code"] == "unknown_here"
+    assert api.get(f"{BASE}/cards/123456/status?chip=ABC").json()["code"] == "invalid"
+
+
+def test_not_yet_handed_over_card(api, approved_application, hospital, system_actor):
+    from cards import actions
+
+    application = approved_application()
+    card = actions.card_issue_onsite_allocate(
+        actor=system_actor, application=application, institution=hospital
+    )
+    answer = api.get(f"{BASE}/cards/{card.card_no}/status").json()
+    assert answer["code"] == "not_issued" and answer["usable"] is False
+
+
+def test_cancelled_card_and_expired_card(api, active_card, system_actor):
+    import datetime as dt
+
+    card = active_card()
+    Card.objects.filter(pk=card.pk).update(expires_on=dt.date(2020, 1, 1))
+    assert api.get(f"{BASE}/cards/{card.card_no}/status?chip={card.chip_serial}").json()["code"] == "expired"
+    Card.objects.filter(pk=card.pk).update(status=CardStatus.CANCELLED)
+    assert (
+        api.get(f"{BASE}/cards/{card.card_no}/status?chip={card.chip_serial}").json()["code"] == "cancelled"
+    )
+
+
+def test_status_query_is_read_only_and_needs_no_idempotency_key(api, active_card):
+    card = active_card()
+    before = AuditEntry.objects.count()
+    assert api.get(f"{BASE}/cards/{card.card_no}/status").status_code == 200
+    assert AuditEntry.objects.count() == before and not IdempotencyRecord.objects.exists()
+
+
+# --- verify-batch -------------------------------------------------------------------------------------------
+
+
+def test_verify_batch_answers_in_order_with_counts(api, active_card, django_assert_max_num_queries):
+    cards = [active_card() for _ in range(3)]
+    pairs = [{"card_no": card.card_no, "chip": card.chip_serial} for card in cards]
+    pairs.append({"card_no": make_id_number(), "chip": "X1"})
+    pairs.append({"card_no": "bogus", "chip": ""})
+    with django_assert_max_num_queries(12):
+        answer = api.post(f"{BASE}/cards/verify-batch", {"cards": pairs}).json()
+    assert [result["code"] for result in answer["results"]] == ["active"] * 3 + ["unknown_here", "invalid"]
+    assert answer["counts"] == {"active": 3, "unknown_here": 1, "invalid": 1}
+    assert [result["card_no"] for result in answer["results"][:3]] == [card.card_no for card in cards]
+
+
+def test_verify_batch_limits(api):
+    too_many = {"cards": [{"card_no": "x", "chip": ""}] * 1001}
+    response = api.post(f"{BASE}/cards/verify-batch", too_many)
+    assert response.status_code == 400 and response.json()["code"] == "validation_error"
+    assert api.post(f"{BASE}/cards/verify-batch", {"cards": []}).status_code == 400
+    assert api.post(f"{BASE}/cards/verify-batch", {"cards": [{"chip": "x"}]}).status_code == 400
+
+
+# --- cards/issued -------------------------------------------------------------------------------------------
+
+
+def test_card_issued_on_site_activates_a_card(api, make_holder, hospital):
+    holder = make_holder()
+    chip = next_chip()
+    response = api.post(f"{BASE}/cards/issued", {"id_number": holder.document_number, "chip_serial": chip})
+    assert response.status_code == 201, response.json()
+    answer = response.json()
+    assert answer["status"] == "active" and answer["chip_serial"] == chip
+    assert holder.document_number not in response.content.decode()  # masked
+    card = Card.objects.get(chip_serial=chip)
+    assert card.medical_institution == hospital and card.status == CardStatus.ACTIVE
+    assert AuditEntry.objects.filter(
+        action="card.onsite.complete", actor_label__startswith=hospital.code
+    ).exists()
+    assert api.get(f"{BASE}/cards/{holder.document_number}/status?chip={chip}").json()["code"] == "active"
+
+
+def test_card_issued_refusals(api, active_card):
+    unknown = api.post(f"{BASE}/cards/issued", {"id_number": make_id_number(), "chip_serial": next_chip()})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "holder_unknown_here"
+    card = active_card()
+    again = api.post(f"{BASE}/cards/issued", {"id_number": card.card_no, "chip_serial": next_chip()})
+    assert again.status_code == 400 and again.json()["code"] in ("already_holds_card", "application_pending")
+    bad_chip = api.post(f"{BASE}/cards/issued", {"id_number": card.card_no, "chip_serial": "??"})
+    assert bad_chip.json()["code"] == "invalid_chip_serial"
+
+
+# --- idempotency --------------------------------------------------------------------------------------------
+
+
+def test_a_retried_write_returns_the_first_answer_and_changes_nothing_twice(api, make_holder):
+    holder = make_holder()
+    body = {"id_number": holder.document_number, "chip_serial": next_chip()}
+    first = api.post(f"{BASE}/cards/issued", body, idempotency_key="visit-20261121-0001")
+    retry = api.post(f"{BASE}/cards/issued", body, idempotency_key="visit-20261121-0001")
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json() and retry.headers["Idempotent-Replayed"] == "true"
+    assert Card.objects.filter(resident=holder).count() == 1
+
+
+def test_a_refusal_is_replayed_too(api):
+    body = {"id_number": make_id_number(), "chip_serial": next_chip()}
+    first = api.post(f"{BASE}/cards/issued", body, idempotency_key="visit-refused-1")
+    retry = api.post(f"{BASE}/cards/issued", body, idempotency_key="visit-refused-1")
+    assert first.status_code == retry.status_code == 404 and retry.json() == first.json()
+
+
+def test_same_key_different_body_is_refused(api, make_holder):
+    holder = make_holder()
+    api.post(
+        f"{BASE}/cards/issued",
+        {"id_number": holder.document_number, "chip_serial": next_chip()},
+        idempotency_key="visit-20261121-0002",
+    )
+    other = api.post(
+        f"{BASE}/cards/issued",
+        {"id_number": holder.document_number, "chip_serial": next_chip()},
+        idempotency_key="visit-20261121-0002",
+    )
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
+
+
+def test_writes_need_an_idempotency_key(api, make_holder):
+    holder = make_holder()
+    body = {"id_number": holder.document_number, "chip_serial": next_chip()}
+    missing = api.post(f"{BASE}/cards/issued", body, idempotency_key=None)
+    assert missing.status_code == 400 and missing.json()["code"] == "idempotency_key_required"
+    bad = api.post(f"{BASE}/cards/issued", body, idempotency_key="short")
+    assert bad.json()["code"] == "idempotency_key_invalid"
+    assert not Card.objects.filter(resident=holder).exists()
+
+
+def test_keys_belong_to_one_institution(api, client, make_institution, system_actor, make_holder):
+    from institutions import actions
+    from tests.exchange.conftest import SignedClient
+
+    other = make_institution("610113")
+    credential, secret = actions.credential_issue(actor=system_actor, institution=other)
+    other_api = SignedClient(client, credential.key_id, secret)
+    body = {"id_number": make_id_number(), "chip_serial": next_chip()}
+    api.post(f"{BASE}/cards/issued", body, idempotency_key="shared-key-0001")
+    answer = other_api.post(f"{BASE}/cards/issued", body, idempotency_key="shared-key-0001")
+    assert "Idempotent-Replayed" not in answer.headers
+
+
+# --- rate limit ---------------------------------------------------------------------------------------------
+
+
+def test_rate_limit_per_institution_with_retry_after(
+    api, settings, hospital, client, make_institution, system_actor
+):
+    from institutions import actions
+    from tests.exchange.conftest import SignedClient
+
+    settings.HC_HOSPITAL_RATE_LIMITS = {"default": "100/min", hospital.code: "3/min"}
+    path = f"{BASE}/cards/{make_id_number()}/status"
+    assert [api.get(path).status_code for _ in range(3)] == [200, 200, 200]
+    refused = api.get(path)
+    assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # Another institution has its own bucket.
+    other = make_institution("610113")
+    credential, secret = actions.credential_issue(actor=system_actor, institution=other)
+    assert SignedClient(client, credential.key_id, secret).get(path).status_code == 200
