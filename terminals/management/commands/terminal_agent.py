@@ -30,6 +30,7 @@ class Command(BaseCommand):
         server = start_agent(devices, origin=origin, token=token or new_token(), port=port)
         self.stdout.write(f"terminal agent on http://127.0.0.1:{server.port} for {origin}")
         self.stdout.write(f"pairing token: {server.token}")
+        self.stdout.flush()  # the demo and service managers read this from a pipe
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
