@@ -55,7 +55,7 @@ def run(card_t, sam_t, rounds: int, label: str) -> dict:
     return figures
 
 
-def main(rounds: int = 20) -> dict:
+def main(rounds: int = 20, *, pcsc_too: bool = True) -> dict:
     card = VirtualHealthCard()
     out = {
         "in_process": run(InProcessTransport(card), InProcessTransport(VirtualSam()), rounds, "in-process")
