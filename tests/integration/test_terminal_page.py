@@ -7,7 +7,6 @@ Without Chromium or Playwright these skip; with CI=true they fail instead (`.ci/
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -28,26 +27,67 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
-def browser():
+def sync_playwright():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         service_missing("playwright is not installed (dev dependency)")
     if not Path(CHROMIUM).exists():
         service_missing(f"{CHROMIUM} is missing (apt-get install chromium)")
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls stay synchronous.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    return sync_playwright
+
+
+def clerk_session(sync_playwright, base_url: str, agent_port: int, application_pk: int) -> dict:
+    """Everything the clerk does in the browser; what the page showed comes back for the asserts.
+
+    The ORM is not used in here: Playwright's greenlets carry their own context, so a query inside would
+    open a second database connection that the test database's teardown cannot close.
+    """
+    seen = {}
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
         try:
-            yield b
+            page = browser.new_page()
+            page.goto(f"{base_url}/admin/login/?next=/admin/terminals/terminal/console/")
+            page.fill("#id_username", "clerk")
+            page.fill("#id_password", "pw-Test-2026!")
+            page.click("input[type=submit]")
+            page.wait_for_selector("#terminal-page")
+
+            page.fill("#agent-url", f"http://127.0.0.1:{agent_port}")
+            page.fill("#agent-token", "pairing-token")
+            page.click("#connect")
+            page.wait_for_function("document.getElementById('agent-status').textContent.includes('T-0001')")
+
+            page.select_option("#application", str(application_pk))
+            page.click("#issue-card")
+            page.wait_for_function("document.getElementById('issue-status').textContent.length > 0")
+            seen["issue"] = (
+                page.locator("#issue-status").get_attribute("class"),
+                page.text_content("#issue-status"),
+            )
+            page.wait_for_selector("#holder-name")
+            seen["holder"] = page.text_content("#holder-name")
+            seen["html"] = page.content()
+
+            immunisation = page.locator("form[data-write=immunisation]")
+            immunisation.locator("[name=vaccine]").fill("乙肝疫苗")
+            immunisation.locator("[name=date]").fill("2026-11-20")
+            immunisation.locator("button").click()
+            page.wait_for_function("document.getElementById('write-status').textContent.length > 0")
+            seen["write"] = (
+                page.locator("#write-status").get_attribute("class"),
+                page.text_content("#write-status"),
+            )
+            seen["immunisations"] = page.text_content("#immunisations")
         finally:
-            b.close()
+            browser.close()
+    return seen
 
 
 @pytest.mark.django_db(transaction=True)
 def test_clerk_issues_reads_and_writes_a_card(
-    browser,
+    sync_playwright,
     live_server,
     make_institution,  # noqa: F811
     make_holder,  # noqa: F811
@@ -69,41 +109,15 @@ def test_clerk_issues_reads_and_writes_a_card(
     make_user("clerk", roles=["发卡操作员"], scope="610113")
     agent = start_agent(Devices(emulator=True), origin=live_server.url, token="pairing-token")
     try:
-        page = browser.new_page()
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/terminals/terminal/console/")
-        page.fill("#id_username", "clerk")
-        page.fill("#id_password", "pw-Test-2026!")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#terminal-page")
-
-        page.fill("#agent-url", f"http://127.0.0.1:{agent.port}")
-        page.fill("#agent-token", "pairing-token")
-        page.click("#connect")
-        page.wait_for_function("document.getElementById('agent-status').textContent.includes('T-0001')")
-
-        page.select_option("#application", str(application.pk))
-        page.click("#issue-card")
-        page.wait_for_function("document.getElementById('issue-status').textContent.length > 0")
-        assert page.locator("#issue-status").get_attribute("class") == "ok", page.text_content(
-            "#issue-status"
-        )
-        card = Card.objects.get(application=application)
-        assert card.status == CardStatus.ACTIVE and card.chip_serial == agent.devices.virtual_card.chip_serial
-
-        page.wait_for_selector("#holder-name")
-        assert page.text_content("#holder-name") == "赵*"  # masked on screen
-        assert "赵六" not in page.content()
-
-        immunisation = page.locator("form[data-write=immunisation]")
-        immunisation.locator("[name=vaccine]").fill("乙肝疫苗")
-        immunisation.locator("[name=date]").fill("2026-11-20")
-        immunisation.locator("button").click()
-        page.wait_for_function("document.getElementById('write-status').textContent.length > 0")
-        assert page.locator("#write-status").get_attribute("class") == "ok", page.text_content(
-            "#write-status"
-        )
-        assert "乙肝疫苗" in page.text_content("#immunisations")
-        assert "20261120" in page.text_content("#immunisations")
+        seen = clerk_session(sync_playwright, live_server.url, agent.port, application.pk)
     finally:
         agent.shutdown()
         agent.server_close()
+
+    assert seen["issue"][0] == "ok", seen["issue"][1]
+    card = Card.objects.get(application=application)
+    assert card.status == CardStatus.ACTIVE and card.chip_serial == agent.devices.virtual_card.chip_serial
+    assert seen["holder"] == "赵*"  # masked on screen
+    assert "赵六" not in seen["html"]
+    assert seen["write"][0] == "ok", seen["write"][1]
+    assert "乙肝疫苗" in seen["immunisations"] and "20261120" in seen["immunisations"]
