@@ -56,6 +56,11 @@ NODES = (
 )
 
 
+# The terminal page's agent (`terminal_agent --emulator`): the city node's counter clerks pair with this token.
+AGENT_PORT = 8765
+AGENT_TOKEN = "demo-terminal-2026"  # noqa: S105  (a published demo token, like the demo passwords)
+
+
 class DemoError(Exception):
     """A failure the demo explains (in Chinese and English) before exiting non-zero."""
 
@@ -190,6 +195,12 @@ def print_summary(var_dir: Path, *, serving: bool) -> None:
         say("      python3 -c \"$(sed -n '/^```python/,/^```/p' docs/hospital-api.md | sed '1d;$d')\"")
         say("  (signing scheme and refusal codes: docs/hospital-api.md / 签名规则见 docs/hospital-api.md)")
         say("")
+    if serving:
+        city = next(node for node in NODES if node.tier == "city")
+        say("Terminal page / 读写卡终端页面 (emulated card and SAM / 模拟卡和SAM, city node):")
+        say(f"  {pad('Page / 页面:', 26)}{city.base_url}/admin/terminals/terminal/console/")
+        say(f"  {pad('Agent / 终端代理:', 26)}http://{HOST}:{AGENT_PORT}  token / 配对码: {AGENT_TOKEN}")
+        say("")
     say("Demo passwords are for this demo only / 演示密码仅用于本地演示，切勿用于真实部署。")
     if serving:
         say(
@@ -239,6 +250,7 @@ def serve(var_dir: Path) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     processes: list[subprocess.Popen] = []
+    helpers: list[subprocess.Popen] = []  # not a site: the terminal agent
     try:
         for node in NODES:
             log = var_dir / node.tier / "server.log"
@@ -261,6 +273,28 @@ def serve(var_dir: Path) -> int:
                 )
         for node, process in zip(NODES, processes, strict=True):
             wait_until_up(node, process, var_dir / node.tier / "server.log")
+        city = next(node for node in NODES if node.tier == "city")
+        with (var_dir / "city" / "terminal_agent.log").open("ab") as handle:
+            agent = subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
+                [
+                    sys.executable,
+                    str(ROOT / "manage.py"),
+                    "terminal_agent",
+                    "--emulator",
+                    "--port",
+                    str(AGENT_PORT),
+                    "--origin",
+                    city.base_url,
+                    "--token",
+                    AGENT_TOKEN,
+                ],  # fmt: skip
+                cwd=ROOT,
+                env=node_env(city, var_dir),
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
+        helpers.append(agent)
         print_summary(var_dir, serving=True)
         while not stopping:
             for node, process in zip(NODES, processes, strict=True):
@@ -274,7 +308,7 @@ def serve(var_dir: Path) -> int:
         say("\nStopping / 正在停止 ...")
         return 0
     finally:
-        stop(processes)
+        stop(helpers + processes)
         if stopping:
             say("Stopped / 已停止。")
 
