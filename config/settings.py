@@ -229,4 +229,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task repeats it, never drops it
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Folds case-history events written in bulk (no signal) into the statistics' daily counts.
+    "stats-fold": {"task": "stats.tasks.stats_fold_task", "schedule": 60.0},
+}
