@@ -17,13 +17,16 @@ from django.db.models import Count, F
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cards.actions.common import EVENT_KIND
 from cards.models import CardEvent, ProductionPlan
 from registry.actors import Actor
 from registry.audit import audit_record
+from registry.errors import DomainError
 from registry.journal import JOURNAL_COUNTER
 from registry.models import Counter, JournalEntry
+from registry.scope import user_can_see_region
 from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint
 
 log = logging.getLogger(__name__)
@@ -165,6 +168,12 @@ def assessment_target_set(
     *, actor: Actor, year: int, region_id: str, measure: str, value, institution_code: str = ""
 ) -> AssessmentTarget:
     """Set (or change) one yearly target; the centre's statistician does it for its subordinates."""
+    if actor.user is not None and not user_can_see_region(actor.user, region_id):
+        raise DomainError(
+            _("Region %(code)s is outside your area: set targets only for the regions you supervise."),
+            {"code": region_id},
+            code="out_of_scope",
+        )
     target, created = AssessmentTarget.objects.select_for_update().get_or_create(
         year=year,
         region_id=region_id,

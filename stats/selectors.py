@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import Substr, TruncDate, TruncMonth
 from django.utils.translation import gettext_lazy as _
 
@@ -113,15 +113,16 @@ def _group_expression(
     card_maker="card_maker_code",
     day="day",
 ):
+    """The SQL expression a grouping groups by, on the fact table (or, named, on another table)."""
     if by == G.REGION:
         return Substr(region, 1, child_length(prefix))
     if by == G.INSTITUTION:
-        return institution
+        return F(institution)
     if by == G.CARD_MAKER:
-        return card_maker
+        return F(card_maker)
     if by == G.MONTH:
-        return TruncMonth(day) if day != "day" else TruncMonth("day")
-    return day if day == "day" else TruncDate(day)
+        return TruncMonth(day)
+    return F(day) if day == "day" else TruncDate(day)
 
 
 def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[Any, Counts]:
