@@ -27,7 +27,7 @@ from institutions.choices import OrganisationStatus
 from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.admin_base import ActionAdmin
-from registry.admin_mixins import RegionTreeFilter
+from registry.admin_mixins import NoCountPaginationMixin, RegionTreeFilter
 from registry.errors import DomainError
 from registry.exports import Column
 from registry.protection import blind_index, mask_id_number
@@ -239,7 +239,7 @@ class CollectionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Card)
-class CardAdmin(ViewOnlyDetailMixin, ActionAdmin):
+class CardAdmin(NoCountPaginationMixin, ViewOnlyDetailMixin, ActionAdmin):
     list_display = [
         "masked_card_no",
         "chip_serial",

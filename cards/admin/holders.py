@@ -46,7 +46,7 @@ from cards.selectors.holders import (
 from registry.actors import Actor
 from registry.admin_base import ActionAdmin
 from registry.admin_imports import ImportAdminMixin, ImportUploadForm
-from registry.admin_mixins import RegionTreeFilter
+from registry.admin_mixins import NoCountPaginationMixin, RegionTreeFilter
 from registry.errors import DomainError, PermissionDeniedError
 from registry.exports import Column, export_response
 from registry.imports import FORMATS, template_response
@@ -229,7 +229,7 @@ class HolderForm(forms.ModelForm):
 
 
 @admin.register(Resident)
-class HolderAdmin(ImportAdminMixin, ActionAdmin):
+class HolderAdmin(NoCountPaginationMixin, ImportAdminMixin, ActionAdmin):
     form = HolderForm
     list_display = [
         "masked_name",
