@@ -255,4 +255,6 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "registry.tasks.list_expire_due_task",
         "schedule": crontab(hour=0, minute=10),
     },
+    # Folds case-history events written in bulk (no signal) into the statistics' daily counts.
+    "stats-fold": {"task": "stats.tasks.stats_fold_task", "schedule": 60.0},
 }

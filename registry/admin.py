@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from registry import actions
 from registry.actors import Actor
 from registry.admin_base import ActionAdmin, run_with_reason
-from registry.admin_mixins import RegionTreeFilter
+from registry.admin_mixins import NoCountPaginationMixin, RegionTreeFilter
 from registry.audit import audit_record
 from registry.choices import Tier
 from registry.exports import Column
@@ -287,7 +287,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyAdmin):
+class JournalEntryAdmin(NoCountPaginationMixin, ReadOnlyAdmin):
     """The outbox, for operators: what this node will send (or has applied), in order."""
 
     list_display = ["seq", "kind", "key", "op", "origin_node", "origin_seq", "created_at"]
@@ -304,7 +304,7 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(NoCountPaginationMixin, ReadOnlyAdmin):
     list_display = [
         "at",
         "actor_label",

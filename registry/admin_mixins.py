@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -146,3 +148,40 @@ class ExportAdminMixin:
             return HttpResponseRedirect(reverse("admin:registry_exportjob_change", args=[job.pk]))
         sheet.total = rows
         return export_response(sheet, fmt)
+
+
+class NoCountPaginator(Paginator):
+    """Pages of a list of millions without COUNT(*): the count is the rows before the page asked for plus
+    those found in a window of a few pages ahead (primary keys only, on the list's index), so it is exact
+    near the end and a lower bound elsewhere (`uncounted` then says so on the page)."""
+
+    pages_ahead = 5
+
+    def __init__(self, *args, page_number: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.page_number = max(int(page_number), 1)
+        self.uncounted = False
+
+    @cached_property
+    def count(self) -> int:
+        offset = (self.page_number - 1) * self.per_page
+        window = self.per_page * self.pages_ahead
+        found = len(self.object_list.values_list("pk", flat=True)[offset : offset + window + 1])
+        if found == 0 and offset:
+            return 0  # past the end: the admin shows its "page does not exist" instead of counting
+        self.uncounted = found > window
+        return offset + min(found, window)
+
+
+class NoCountPaginationMixin:
+    """For changelists over millions of rows (cards, holders, applications, journal, audit): no COUNT(*)."""
+
+    paginator = NoCountPaginator
+    show_full_result_count = False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        try:
+            page = int(request.GET.get(PAGE_VAR, 1))
+        except ValueError:
+            page = 1
+        return self.paginator(queryset, per_page, orphans, allow_empty_first_page, page_number=page)

@@ -1,1 +1,197 @@
-"""Actions of the stats app (filled by its issue; the file is here so every app has the same shape)."""
+"""Writes of the stats app: folding the case history into daily counts, rebuilding them, assessment targets.
+
+The fold reads `cards.event` journal rows after its checkpoint. Journal numbers commit in order (the journal
+counter serialises writers), so a checkpoint never skips an event that commits late, bulk paths (stock-in,
+return files: bulk inserts that send no signals) are folded like single actions, and events a sync applies
+from a child node (re-journaled with their origin) are counted at the parent the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter as Tally
+
+from django.db import transaction
+from django.db.models import Count, F
+from django.db.models.fields.json import KT
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cards.actions.common import EVENT_KIND
+from cards.models import CardEvent, ProductionPlan
+from registry.actors import Actor
+from registry.audit import audit_record
+from registry.errors import DomainError
+from registry.journal import JOURNAL_COUNTER
+from registry.models import Counter, JournalEntry
+from registry.scope import user_can_see_region
+from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint
+
+log = logging.getLogger(__name__)
+
+SOURCE = EVENT_KIND  # the checkpoint's name: the journal kind it folds
+FOLD_BATCH = 20_000
+
+Key = tuple[dt.date, str, str, str, str]  # day, county, institution, card maker, measure
+
+
+def _checkpoint() -> FoldCheckpoint:
+    FoldCheckpoint.objects.get_or_create(source=SOURCE)
+    return FoldCheckpoint.objects.select_for_update().get(source=SOURCE)
+
+
+def _makers(plan_numbers: set[str]) -> dict[str, str]:
+    if not plan_numbers:
+        return {}
+    return dict(
+        ProductionPlan.objects.filter(number__in=plan_numbers).values_list("number", "card_maker__code")
+    )
+
+
+def _add(tally: Tally) -> None:
+    """Add counts to the fact rows (one UPDATE per touched key; a new key is created)."""
+    for (day, region, institution, maker, measure), count in tally.items():
+        key = dict(
+            day=day, region=region, institution_code=institution, card_maker_code=maker, measure=measure
+        )
+        if not DailyCount.objects.filter(**key).update(count=F("count") + count):
+            DailyCount.objects.create(count=count, **key)
+
+
+def stats_fold(*, limit: int = FOLD_BATCH, batches: int | None = None) -> int:
+    """Fold the case-history events journaled since the checkpoint into DailyCount; returns how many.
+
+    Idempotent and safe to call from anywhere at any time (after an action commits, from the scheduled task,
+    after a sync applied rows): folds serialise on the checkpoint row.
+    """
+    folded = 0
+    while True:
+        with transaction.atomic():
+            checkpoint = _checkpoint()
+            top = Counter.objects.filter(name=JOURNAL_COUNTER).values_list("value", flat=True).first() or 0
+            # Only numbers that are visible now: the counter may be ahead of rows still committing, so stop at
+            # the highest committed row, never at the counter.
+            upto = (
+                JournalEntry.objects.filter(seq__gt=checkpoint.seq, seq__lte=top)
+                .order_by("-seq")
+                .values_list("seq", flat=True)
+                .first()
+            )
+            if upto is None:
+                return folded
+            rows = list(
+                JournalEntry.objects.filter(seq__gt=checkpoint.seq, seq__lte=upto, kind=EVENT_KIND)
+                .order_by("seq")
+                .values_list("seq", "payload")[:limit]
+            )
+            if len(rows) == limit:
+                upto = rows[-1][0]
+            plans = {p["data"].get("plan") for _, p in rows if isinstance(p.get("data"), dict)} - {None, ""}
+            makers = _makers(plans)
+            tally: Tally = Tally()
+            for _seq, payload in rows:
+                data = payload.get("data") or {}
+                maker = data.get("card_maker") or makers.get(data.get("plan") or "", "")
+                day = timezone.localtime(dt.datetime.fromisoformat(payload["at"])).date()
+                tally[
+                    (day, payload["region"], payload.get("institution_code") or "", maker, payload["kind"])
+                ] += 1
+            _add(tally)
+            checkpoint.seq = upto
+            checkpoint.updated_at = timezone.now()
+            checkpoint.save(update_fields=["seq", "updated_at"])
+            folded += len(rows)
+            if batches is not None:
+                batches -= 1
+            if len(rows) < limit or batches == 0:
+                return folded
+
+
+def stats_fold_soon() -> None:
+    """After a commit: fold now (embedded) or in a worker; a failure never undoes the action that committed."""
+    from stats.tasks import stats_fold_task
+
+    try:
+        stats_fold_task.delay()
+    except Exception:  # the scheduled fold catches up; the person's action has committed already
+        log.exception("stats fold could not be started")
+
+
+def stats_rebuild(*, actor: Actor) -> int:
+    """Recompute every daily count from the case-history rows themselves; returns the number of fact rows.
+
+    Holds the journal counter while it counts, so no event commits between the count and the checkpoint it
+    sets: the next fold continues exactly where the rebuild's rows end. Running it twice gives the same rows.
+    """
+    with transaction.atomic():
+        checkpoint = _checkpoint()
+        Counter.objects.get_or_create(name=JOURNAL_COUNTER)
+        top = Counter.objects.select_for_update().get(name=JOURNAL_COUNTER).value
+        grouped = (
+            CardEvent.objects.order_by()
+            .annotate(day=TruncDate("at"), plan=KT("data__plan"), maker=KT("data__card_maker"))
+            .values("day", "region_id", "institution_code", "kind", "plan", "maker")
+            .annotate(n=Count("id"))
+        )
+        groups = list(grouped)
+        makers = _makers({g["plan"] for g in groups if g["plan"]})
+        tally: Tally = Tally()
+        for g in groups:
+            maker = g["maker"] or makers.get(g["plan"] or "", "")
+            tally[(g["day"], g["region_id"], g["institution_code"], maker, g["kind"])] += g["n"]
+        DailyCount.objects.all().delete()
+        DailyCount.objects.bulk_create(
+            [
+                DailyCount(
+                    day=day,
+                    region=region,
+                    institution_code=inst,
+                    card_maker_code=maker,
+                    measure=measure,
+                    count=n,
+                )
+                for (day, region, inst, maker, measure), n in tally.items()
+            ],
+            batch_size=2000,
+        )
+        checkpoint.seq = top
+        checkpoint.updated_at = timezone.now()
+        checkpoint.save(update_fields=["seq", "updated_at"])
+        audit_record(actor=actor, action="stats.rebuild", target=checkpoint, changes={"rows": len(tally)})
+    return len(tally)
+
+
+@transaction.atomic(durable=True)
+def assessment_target_set(
+    *, actor: Actor, year: int, region_id: str, measure: str, value, institution_code: str = ""
+) -> AssessmentTarget:
+    """Set (or change) one yearly target; the centre's statistician does it for its subordinates."""
+    if actor.user is not None and not user_can_see_region(actor.user, region_id):
+        raise DomainError(
+            _("Region %(code)s is outside your area: set targets only for the regions you supervise."),
+            {"code": region_id},
+            code="out_of_scope",
+        )
+    target, created = AssessmentTarget.objects.select_for_update().get_or_create(
+        year=year,
+        region_id=region_id,
+        institution_code=institution_code,
+        measure=measure,
+        defaults={"value": value, "set_by": actor.user, "set_at": timezone.now()},
+    )
+    before = None if created else str(target.value)
+    if not created:
+        target.value = value
+        target.set_by = actor.user
+        target.set_at = timezone.now()
+        target.save(update_fields=["value", "set_by", "set_at"])
+    audit_record(
+        actor=actor,
+        action="stats.target_set",
+        target=target,
+        region_code=region_id,
+        changes={"value": [before, str(value)]},
+    )
+    return target

@@ -1,1 +1,195 @@
-"""Admin of the stats app (filled by its issue; the file is here so every app has the same shape)."""
+"""The statistics in the admin: report pages (filter form, table, Excel, print), assessment targets, and the
+dashboard that is the admin's home page (its data served as JSON to the ECharts on the page)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from registry.actors import Actor
+from registry.admin_base import ActionAdmin
+from registry.exports import Column, Sheet, export_response
+from registry.scope import user_scope_prefix
+from stats import actions, selectors
+from stats.filtersets import FigureFilterForm, FigureFilters
+from stats.models import AssessmentTarget, DailyCount
+
+# The admin's home page is the dashboard (stats/templates/stats/dashboard.html extends the usual index).
+admin.site.index_template = "stats/dashboard.html"
+
+FOLD_ON_READ = 1  # batches folded before a page is drawn, so a page never waits for more than one batch
+
+
+def figure_sheet(*, figure: selectors.Figure, rows: list[dict], filters: FigureFilters, user) -> Sheet:
+    """The figure as the one export machinery writes it: the same columns and rows as the page."""
+    columns = [Column(header=_("group"), value=lambda row: row["label"], width=28)]
+    columns += [
+        Column(header=c.header, value=lambda row, key=c.key: row[key], width=c.width) for c in figure.columns
+    ]
+    return Sheet(
+        title=str(figure.title),
+        columns=columns,
+        rows=rows,
+        filters=filters.described(),
+        generated_by=user.get_username(),
+        total=len(rows),
+    )
+
+
+def _json_value(value):
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+@admin.register(DailyCount)
+class FigureAdmin(admin.ModelAdmin):
+    """ "Figures" in the admin menu: the list of reports; each report is a page of its own."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("report/<str:name>/", view(self.report_view), name="stats_report"),
+            path(
+                "report/<str:name>/export/<str:fmt>/",
+                view(self.report_export_view),
+                name="stats_report_export",
+            ),
+            path("dashboard-data/", view(self.dashboard_data_view), name="stats_dashboard_data"),
+            *super().get_urls(),
+        ]
+
+    def _check(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+
+    def changelist_view(self, request, extra_context=None):
+        self._check(request)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Figures"),
+            "opts": self.opts,
+            "figures": [
+                (figure, reverse("admin:stats_report", args=[figure.name]))
+                for figure in selectors.FIGURES.values()
+            ],
+        }
+        return TemplateResponse(request, "stats/report_index.html", context)
+
+    def _figure(self, request, name: str):
+        self._check(request)
+        try:
+            figure = selectors.figure_get(name)
+        except KeyError:
+            raise Http404(name) from None
+        form = FigureFilterForm(request.GET or None, groupings=figure.groupings)
+        actions.stats_fold(batches=FOLD_ON_READ)
+        filters = form.filters()
+        rows = selectors.figure_rows(user=request.user, name=name, filters=filters)
+        return figure, form, filters, rows
+
+    def report_view(self, request, name: str):
+        figure, form, filters, rows = self._figure(request, name)
+        query = request.GET.urlencode()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": figure.title,
+            "opts": self.opts,
+            "figure": figure,
+            "form": form,
+            "headers": [c.header for c in figure.columns],
+            "rows": [(row, [row[c.key] for c in figure.columns]) for row in rows],
+            "fresh": figure.fresh(),
+            "filters": filters,
+            "xlsx_url": reverse("admin:stats_report_export", args=[name, "xlsx"])
+            + (f"?{query}" if query else ""),
+            "pdf_url": reverse("admin:stats_report_export", args=[name, "pdf"])
+            + (f"?{query}" if query else ""),
+            "out_of_scope": selectors.effective_prefix(request.user, filters) is None,
+        }
+        return TemplateResponse(request, "stats/report.html", context)
+
+    def report_export_view(self, request, name: str, fmt: str):
+        if fmt not in ("xlsx", "pdf"):
+            raise Http404(fmt)
+        figure, _form, filters, rows = self._figure(request, name)
+        return export_response(
+            figure_sheet(figure=figure, rows=rows, filters=filters, user=request.user), fmt
+        )
+
+    def dashboard_data_view(self, request):
+        """The dashboard's JSON: headline, trend and one level of the region drill-down, in the user's scope."""
+        self._check(request)
+        actions.stats_fold(batches=FOLD_ON_READ)
+        form = FigureFilterForm(request.GET or None)
+        filters = form.filters()
+        headline, fresh = selectors.dashboard_headline(user=request.user, filters=filters)
+        drill = selectors.dashboard_drill(user=request.user, filters=filters)
+        trend = selectors.dashboard_trend(user=request.user, filters=filters)
+        for row in [*drill["children"], drill.get("total") or {}]:
+            for key, value in row.items():
+                row[key] = _json_value(value)
+        return JsonResponse(
+            {
+                "headline": headline,
+                "fresh": timezone.localtime(fresh).strftime("%Y-%m-%d %H:%M:%S") if fresh else None,
+                "drill": drill,
+                "trend": trend,
+                "columns": [
+                    {"key": c.key, "header": str(c.header)} for c in selectors.figure_get("issuance").columns
+                ],
+                "period": [filters.date_from.isoformat(), filters.date_to.isoformat()],
+                "scope": user_scope_prefix(request.user),
+            }
+        )
+
+
+@admin.register(AssessmentTarget)
+class AssessmentTargetAdmin(ActionAdmin):
+    list_display = ("year", "region", "institution_code", "measure", "value", "set_by", "set_at")
+    list_filter = ("year", "measure")
+    search_fields = ("institution_code", "region__name")
+    fields = ("year", "region", "institution_code", "measure", "value")
+    autocomplete_fields = ()
+    raw_id_fields = ("region",)
+    export_columns = [
+        Column(gettext_lazy("year"), "year"),
+        Column(gettext_lazy("region"), "region.full_name", width=30),
+        Column(gettext_lazy("institution code"), "institution_code", width=20),
+        Column(gettext_lazy("measure"), "measure", width=24),
+        Column(gettext_lazy("target"), "value"),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("year", "region", "institution_code", "measure") if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        saved = actions.assessment_target_set(
+            actor=Actor.from_request(request),
+            year=form.cleaned_data.get("year", obj.year),
+            region_id=(form.cleaned_data.get("region") or obj.region).code,
+            institution_code=form.cleaned_data.get("institution_code", obj.institution_code) or "",
+            measure=form.cleaned_data.get("measure", obj.measure),
+            value=form.cleaned_data["value"],
+        )
+        obj.pk = saved.pk

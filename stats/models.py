@@ -1,1 +1,98 @@
-"""Models of the stats app (filled by its issue; the file is here so every app has the same shape)."""
+"""What stats owns: daily counts folded from the case history, the fold's checkpoint, assessment targets."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from stats.choices import TargetMeasure
+
+
+class DailyCount(models.Model):
+    """One day's count of one measure at one county, institution and card maker (the fact table).
+
+    Measures are case-history event kinds (cards.choices.CardEventKind), so every kind a later issue adds
+    (loss, replacement, cancellation) is counted without a change here. Figures sum these rows; they never
+    scan the card or event tables.
+    """
+
+    REGION_SCOPE_FIELD = "region"
+
+    day = models.DateField(_("day"))
+    # The county code (six digits); a province or city is a prefix of it.
+    region = models.CharField(_("region code"), max_length=6)
+    institution_code = models.CharField(_("institution code"), max_length=18, blank=True, default="")
+    card_maker_code = models.CharField(_("card maker code"), max_length=18, blank=True, default="")
+    measure = models.CharField(_("measure"), max_length=32)
+    count = models.BigIntegerField(_("count"), default=0)
+
+    class Meta:
+        verbose_name = _("figure")
+        verbose_name_plural = _("figures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "region", "institution_code", "card_maker_code", "measure"],
+                name="stats_dailycount_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["measure", "day"], name="stats_daily_measure_day"),
+            models.Index(fields=["measure", "region", "day"], name="stats_daily_measure_region"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.region} {self.measure} {self.count}"
+
+
+class FoldCheckpoint(models.Model):
+    """How far a source has been folded into DailyCount (the journal sequence), and when."""
+
+    source = models.CharField(_("source"), max_length=40, primary_key=True)
+    seq = models.BigIntegerField(_("last journal sequence folded"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("fold checkpoint")
+        verbose_name_plural = _("fold checkpoints")
+
+    def __str__(self) -> str:
+        return f"{self.source} @ {self.seq}"
+
+
+class AssessmentTarget(models.Model):
+    """A yearly target a centre sets for one subordinate region (centre) or one institution in its area."""
+
+    REGION_SCOPE_FIELD = "region__code"
+
+    year = models.PositiveSmallIntegerField(_("year"))
+    region = models.ForeignKey("registry.Region", verbose_name=_("region"), on_delete=models.PROTECT)
+    institution_code = models.CharField(
+        _("institution code"),
+        max_length=18,
+        blank=True,
+        default="",
+        help_text=_("Empty: the target of the region's centre as a whole."),
+    )
+    measure = models.CharField(_("measure"), max_length=20, choices=TargetMeasure.choices)
+    value = models.DecimalField(_("target"), max_digits=12, decimal_places=1)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("set by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    set_at = models.DateTimeField(_("set at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("assessment target")
+        verbose_name_plural = _("assessment targets")
+        ordering = ["-year", "region", "institution_code", "measure"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "region", "institution_code", "measure"], name="stats_target_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.region_id} {self.institution_code or '-'} {self.get_measure_display()}"

@@ -1,1 +1,486 @@
-"""Selectors of the stats app (filled by its issue; the file is here so every app has the same shape)."""
+"""Figures: scoped, filtered reads of the daily counts (and of the small registers), one registry of them.
+
+Each figure is one entry of FIGURES: a title, its columns, the groupings it offers and a function giving its
+rows. Fact-based figures sum DailyCount (never the card or event tables). A later app's figure (card use from
+its daily aggregate, SAM, lifecycle) is one more `figure_register(...)` call, made in stats at start-up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db.models.functions import Substr, TruncDate, TruncMonth
+from django.utils.translation import gettext_lazy as _
+
+from cards.choices import CardEventKind as K
+from cards.models import ProductionPlan
+from institutions.models import CardMaker, FinancialInstitution, MedicalInstitution
+from registry.models import Region
+from registry.models.regions import region_prefix
+from registry.scope import scope_queryset, user_scope_prefix
+from stats.choices import Grouping, TargetMeasure
+from stats.filtersets import FigureFilters
+from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint
+
+G = Grouping
+Counts = dict[str, int]
+
+
+# --- The registry -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FigureColumn:
+    key: str
+    header: Any
+    value: Callable[[Counts], Any]
+    width: int = 14
+
+
+@dataclass
+class Figure:
+    name: str
+    title: Any
+    description: Any
+    columns: list[FigureColumn]
+    groupings: tuple[str, ...]
+    rows: Callable[[Any, FigureFilters, Figure], list[dict]]
+    measures: tuple[str, ...] = ()
+    extra_counts: Callable[..., dict[str, Counts]] | None = None  # counts from outside the fact table (plans)
+    fresh: Callable[[], dt.datetime | None] = field(default=lambda: fold_updated_at())
+    uses_card_maker: bool = False
+
+
+FIGURES: dict[str, Figure] = {}
+
+
+def figure_register(figure: Figure) -> Figure:
+    FIGURES[figure.name] = figure
+    return figure
+
+
+def figure_get(name: str) -> Figure:
+    return FIGURES[name]
+
+
+def fold_updated_at() -> dt.datetime | None:
+    return FoldCheckpoint.objects.aggregate(at=Max("updated_at"))["at"]
+
+
+# --- Scope and the fact rows --------------------------------------------------------------------------------
+
+
+def effective_prefix(user, filters: FigureFilters) -> str | None:
+    """The region prefix the figure covers: the chosen region inside the user's scope; None: nothing."""
+    scope = user_scope_prefix(user)
+    if scope is None:
+        return None
+    if not filters.region:
+        return scope
+    chosen = region_prefix(filters.region)
+    return chosen if chosen.startswith(scope) else None
+
+
+def child_length(prefix: str) -> int:
+    return min(len(prefix) + 2, 6)
+
+
+def fact_rows(user, filters: FigureFilters) -> QuerySet[DailyCount]:
+    prefix = effective_prefix(user, filters)
+    if prefix is None:
+        return DailyCount.objects.none()
+    queryset = DailyCount.objects.filter(day__gte=filters.date_from, day__lte=filters.date_to)
+    if prefix:
+        queryset = queryset.filter(region__startswith=prefix)
+    if filters.institution:
+        queryset = queryset.filter(institution_code=filters.institution)
+    if filters.card_maker:
+        queryset = queryset.filter(card_maker_code=filters.card_maker)
+    return queryset
+
+
+def _group_expression(
+    by: str,
+    prefix: str,
+    *,
+    region="region",
+    institution="institution_code",
+    card_maker="card_maker_code",
+    day="day",
+):
+    """The SQL expression a grouping groups by, on the fact table (or, named, on another table)."""
+    if by == G.REGION:
+        return Substr(region, 1, child_length(prefix))
+    if by == G.INSTITUTION:
+        return F(institution)
+    if by == G.CARD_MAKER:
+        return F(card_maker)
+    if by == G.MONTH:
+        return TruncMonth(day)
+    return F(day) if day == "day" else TruncDate(day)
+
+
+def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[Any, Counts]:
+    """Counts per group key and measure: {key: {measure: n}}."""
+    prefix = effective_prefix(user, filters)
+    if prefix is None:
+        return {}
+    grouped = (
+        fact_rows(user, filters)
+        .filter(measure__in=list(measures))
+        .annotate(g=_group_expression(filters.by, prefix))
+        .values("g", "measure")
+        .order_by()
+        .annotate(n=Sum("count"))
+    )
+    out: dict[Any, Counts] = defaultdict(dict)
+    for row in grouped:
+        key = row["g"]
+        if filters.by == G.REGION:
+            key = key.ljust(6, "0")
+        out[key][row["measure"]] = out[key].get(row["measure"], 0) + row["n"]
+    return out
+
+
+def labels(by: str, keys: Iterable[Any]) -> dict[Any, str]:
+    keys = [k for k in keys if k not in (None, "")]
+    if by == G.REGION:
+        return dict(Region.objects.filter(code__in=keys).values_list("code", "name"))
+    if by == G.INSTITUTION:
+        names = dict(MedicalInstitution.objects.filter(code__in=keys).values_list("code", "name"))
+        names.update(FinancialInstitution.objects.filter(code__in=keys).values_list("code", "name"))
+        return names
+    if by == G.CARD_MAKER:
+        return dict(CardMaker.objects.filter(code__in=keys).values_list("code", "name"))
+    return {k: (k.strftime("%Y-%m") if by == G.MONTH else k.isoformat()) for k in keys}
+
+
+def _sum(counts: Counts, *measures: str) -> int:
+    return sum(counts.get(m, 0) for m in measures)
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator * 100 / denominator, 1) if denominator else None
+
+
+def table(figure: Figure, counts: dict[Any, Counts], by: str) -> list[dict]:
+    """Rows with each column computed from their counts, sorted by key, and a total row last."""
+    names = labels(by, counts.keys())
+    rows = []
+    total: Counts = defaultdict(int)
+    for key in sorted(counts, key=lambda k: (k is None, str(k))):
+        row_counts = counts[key]
+        for measure, n in row_counts.items():
+            total[measure] += n
+        label = names.get(key) or (str(key) if key not in (None, "") else str(_("(none)")))
+        rows.append({"key": key, "label": label, **{c.key: c.value(row_counts) for c in figure.columns}})
+    rows.append(
+        {
+            "key": "",
+            "label": str(_("Total")),
+            "total": True,
+            **{c.key: c.value(total) for c in figure.columns},
+        }
+    )
+    return rows
+
+
+def fact_figure_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
+    counts = fact_counts(user, filters, figure.measures)
+    if figure.extra_counts is not None:
+        for key, extra in figure.extra_counts(user, filters).items():
+            counts.setdefault(key, {}).update(extra)
+    return table(figure, counts, filters.by)
+
+
+def figure_rows(*, user, name: str, filters: FigureFilters) -> list[dict]:
+    """The rows of one figure as the person may see them (the last row is the total)."""
+    figure = figure_get(name)
+    if filters.by not in figure.groupings:
+        filters = FigureFilters(**{**filters.__dict__, "by": figure.groupings[0]})
+    return figure.rows(user, filters, figure)
+
+
+# --- Production (§4.2.5.1) ---------------------------------------------------------------------------------
+
+
+def plan_counts(user, filters: FigureFilters) -> dict[Any, Counts]:
+    """Production plans created in the period, grouped like the figure (plans are few: counted directly)."""
+    prefix = effective_prefix(user, filters)
+    if prefix is None or filters.by == G.INSTITUTION:
+        return {}
+    plans = scope_queryset(ProductionPlan.objects.all(), user).filter(
+        created_at__date__gte=filters.date_from, created_at__date__lte=filters.date_to
+    )
+    if prefix:
+        plans = plans.filter(region__code__startswith=prefix)
+    if filters.card_maker:
+        plans = plans.filter(card_maker__code=filters.card_maker)
+    expression = _group_expression(
+        filters.by, prefix, region="region_id", card_maker="card_maker__code", day="created_at"
+    )
+    out: dict[Any, Counts] = {}
+    for row in plans.annotate(g=expression).values("g").order_by().annotate(n=Count("id")):
+        key = row["g"].ljust(6, "0") if filters.by == G.REGION else row["g"]
+        if filters.by == G.MONTH and isinstance(key, dt.datetime):
+            key = key.date()
+        out[key] = {"plans": row["n"]}
+    return out
+
+
+figure_register(
+    Figure(
+        name="production",
+        title=_("Production"),
+        description=_(
+            "Applications, production plans, cards produced and failed, success rate and progress."
+        ),
+        measures=(K.APPLIED, K.PLANNED, K.PRODUCED, K.PRODUCTION_FAILED),
+        columns=[
+            FigureColumn("applications", _("applications"), lambda c: _sum(c, K.APPLIED)),
+            FigureColumn("plans", _("production plans"), lambda c: _sum(c, "plans")),
+            FigureColumn("planned", _("cards planned"), lambda c: _sum(c, K.PLANNED)),
+            FigureColumn("produced", _("cards produced"), lambda c: _sum(c, K.PRODUCED)),
+            FigureColumn("failed", _("cards failed"), lambda c: _sum(c, K.PRODUCTION_FAILED)),
+            FigureColumn(
+                "success_rate",
+                _("success rate (%)"),
+                lambda c: _rate(_sum(c, K.PRODUCED), _sum(c, K.PRODUCED, K.PRODUCTION_FAILED)),
+            ),
+            FigureColumn(
+                "progress",
+                _("progress against plan (%)"),
+                lambda c: _rate(_sum(c, K.PRODUCED, K.PRODUCTION_FAILED), _sum(c, K.PLANNED)),
+            ),
+        ],
+        groupings=(G.CARD_MAKER, G.REGION, G.DAY, G.MONTH),
+        rows=fact_figure_rows,
+        extra_counts=plan_counts,
+        uses_card_maker=True,
+    )
+)
+
+
+# --- Issuance (§4.2.5.2) -----------------------------------------------------------------------------------
+
+ISSUED = (K.DELIVERED, K.ALLOCATED)  # cards that reached a service point (or were allocated on site)
+
+figure_register(
+    Figure(
+        name="issuance",
+        title=_("Issuance"),
+        description=_(
+            "Applications received, cards issued to service points, collected by holders, not yet collected."
+        ),
+        measures=(K.APPLIED, *ISSUED, K.COLLECTED),
+        columns=[
+            FigureColumn("received", _("applications received"), lambda c: _sum(c, K.APPLIED)),
+            FigureColumn("issued", _("cards issued to service points"), lambda c: _sum(c, *ISSUED)),
+            FigureColumn("collected", _("cards collected"), lambda c: _sum(c, K.COLLECTED)),
+            FigureColumn(
+                "not_collected",
+                _("not yet collected"),
+                lambda c: max(_sum(c, *ISSUED) - _sum(c, K.COLLECTED), 0),
+            ),
+            FigureColumn(
+                "collection_rate",
+                _("collection rate (%)"),
+                lambda c: _rate(_sum(c, K.COLLECTED), _sum(c, *ISSUED)),
+            ),
+        ],
+        groupings=(G.REGION, G.INSTITUTION, G.DAY, G.MONTH),
+        rows=fact_figure_rows,
+    )
+)
+
+
+# --- Institutions and vendors (§4.5) -----------------------------------------------------------------------
+
+
+def institution_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
+    """Registers counted directly (thousands of rows, not millions), by region one level down."""
+    from vendors.models import ActualUse
+
+    prefix = effective_prefix(user, filters)
+    if prefix is None:
+        return table(figure, {}, G.REGION)
+    length = child_length(prefix)
+    counts: dict[Any, Counts] = defaultdict(dict)
+    sources = [
+        ("medical", MedicalInstitution.objects.all(), Count("id")),
+        ("card_makers", CardMaker.objects.all(), Count("id")),
+        ("banks", FinancialInstitution.objects.all(), Count("id")),
+        ("actual_use", ActualUse.objects.all(), Count("id")),
+        ("devices", ActualUse.objects.all(), Sum("quantity")),
+    ]
+    for measure, queryset, aggregate in sources:
+        queryset = scope_queryset(queryset, user).filter(region__code__startswith=prefix)
+        for row in (
+            queryset.annotate(g=Substr("region_id", 1, length)).values("g").order_by().annotate(n=aggregate)
+        ):
+            counts[row["g"].ljust(6, "0")][measure] = row["n"] or 0
+    return table(figure, counts, G.REGION)
+
+
+figure_register(
+    Figure(
+        name="institutions",
+        title=_("Institutions and vendors"),
+        description=_(
+            "Registered institutions by region, products in actual use (filed products) and devices."
+        ),
+        columns=[
+            FigureColumn("medical", _("medical institutions"), lambda c: _sum(c, "medical")),
+            FigureColumn("card_makers", _("card makers"), lambda c: _sum(c, "card_makers")),
+            FigureColumn("banks", _("bank branches"), lambda c: _sum(c, "banks")),
+            FigureColumn("actual_use", _("actual-use registrations"), lambda c: _sum(c, "actual_use")),
+            FigureColumn("devices", _("devices in use"), lambda c: _sum(c, "devices")),
+        ],
+        groupings=(G.REGION,),
+        rows=institution_rows,
+        fresh=lambda: None,  # read live from the registers
+    )
+)
+
+
+# --- Assessment scorecard (§4.2.5.4) -----------------------------------------------------------------------
+
+
+def scorecard_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
+    """Per subordinate centre (region one level down) or per institution, against the year's targets."""
+    counts = fact_counts(user, filters, (K.APPLIED, *ISSUED, K.COLLECTED))
+    targets = assessment_targets(user, year=filters.date_to.year, by=filters.by, keys=counts.keys())
+    for key, values in targets.items():
+        counts.setdefault(key, {}).update(values)
+    return table(figure, counts, filters.by)
+
+
+def assessment_targets(user, *, year: int, by: str, keys) -> dict[Any, dict]:
+    queryset = scope_queryset(AssessmentTarget.objects.filter(year=year), user)
+    if by == G.REGION:
+        queryset = queryset.filter(institution_code="", region_id__in=list(keys))
+        key_of = "region_id"
+    else:
+        queryset = queryset.exclude(institution_code="")
+        key_of = "institution_code"
+    out: dict[Any, dict] = defaultdict(dict)
+    for row in queryset.values(key_of, "measure", "value"):
+        out[row[key_of]][f"target_{row['measure']}"] = row["value"]
+    return out
+
+
+def _target(counts: Counts, measure: str):
+    value = counts.get(f"target_{measure}")
+    return float(value) if value is not None else None
+
+
+def _of_target(counts: Counts) -> float | None:
+    target = _target(counts, TargetMeasure.CARDS_ISSUED)
+    return round(_sum(counts, K.COLLECTED) * 100 / target, 1) if target else None
+
+
+figure_register(
+    Figure(
+        name="assessment",
+        title=_("Assessment scorecard"),
+        description=_(
+            "Cards issued against the year's target, applications, collection rate against its target, per "
+            "subordinate centre or institution. Targets are set under Assessment targets."
+        ),
+        columns=[
+            FigureColumn("applications", _("applications received"), lambda c: _sum(c, K.APPLIED)),
+            FigureColumn("issued", _("cards issued (collected)"), lambda c: _sum(c, K.COLLECTED)),
+            FigureColumn(
+                "target_issued", _("target: cards issued"), lambda c: _target(c, TargetMeasure.CARDS_ISSUED)
+            ),
+            FigureColumn("of_target", _("of target (%)"), _of_target),
+            FigureColumn(
+                "collection_rate",
+                _("collection rate (%)"),
+                lambda c: _rate(_sum(c, K.COLLECTED), _sum(c, *ISSUED)),
+            ),
+            FigureColumn(
+                "target_collection_rate",
+                _("target: collection rate (%)"),
+                lambda c: _target(c, TargetMeasure.COLLECTION_RATE),
+            ),
+        ],
+        groupings=(G.REGION, G.INSTITUTION),
+        rows=scorecard_rows,
+    )
+)
+
+
+# --- Dashboard ---------------------------------------------------------------------------------------------
+
+# Trend series: (measure, label). Later sources add theirs (card use, losses) with trend_register.
+TRENDS: list[tuple[str, Any]] = [
+    (K.APPLIED, _("applications")),
+    (K.COLLECTED, _("cards collected")),
+]
+
+
+def trend_register(measure: str, label) -> None:
+    TRENDS.append((measure, label))
+
+
+def dashboard_headline(*, user, filters: FigureFilters) -> list[dict]:
+    """The scope's headline numbers for the period (each with its freshness)."""
+    fresh = fold_updated_at()
+    issuance = figure_rows(user=user, name="issuance", filters=filters)[-1]
+    production = figure_rows(user=user, name="production", filters=filters)[-1]
+    return [
+        {"key": "received", "label": str(_("applications received")), "value": issuance["received"]},
+        {"key": "produced", "label": str(_("cards produced")), "value": production["produced"]},
+        {"key": "issued", "label": str(_("cards issued to service points")), "value": issuance["issued"]},
+        {"key": "collected", "label": str(_("cards collected")), "value": issuance["collected"]},
+        {"key": "not_collected", "label": str(_("not yet collected")), "value": issuance["not_collected"]},
+    ], fresh
+
+
+def dashboard_trend(*, user, filters: FigureFilters) -> dict:
+    days = (filters.date_to - filters.date_from).days + 1
+    axis = [filters.date_from + dt.timedelta(days=i) for i in range(days)]
+    by_day = fact_counts(user, FigureFilters(**{**filters.__dict__, "by": G.DAY}), [m for m, _l in TRENDS])
+    return {
+        "days": [d.isoformat() for d in axis],
+        "series": [
+            {"measure": m, "name": str(label), "data": [by_day.get(d, {}).get(m, 0) for d in axis]}
+            for m, label in TRENDS
+        ],
+    }
+
+
+def dashboard_drill(*, user, filters: FigureFilters) -> dict:
+    """One level of the region drill-down: the children of the chosen region with their issuance figures."""
+    prefix = effective_prefix(user, filters)
+    scope = user_scope_prefix(user)
+    if prefix is None:
+        return {"region": filters.region, "children": [], "breadcrumb": [], "leaf": True}
+    rows = figure_rows(
+        user=user, name="issuance", filters=FigureFilters(**{**filters.__dict__, "by": G.REGION})
+    )
+    # The breadcrumb: every level from the user's scope down to the chosen region.
+    codes = []
+    for length in (2, 4, 6):
+        if len(scope) <= length <= len(prefix):
+            codes.append(prefix[:length].ljust(6, "0"))
+    if not scope:
+        codes.insert(0, "100000")
+    names = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
+    return {
+        "region": prefix.ljust(6, "0") if prefix else "100000",
+        "leaf": len(prefix) >= 6,
+        "breadcrumb": [{"code": c, "name": names.get(c, c)} for c in codes],
+        "children": [r for r in rows if not r.get("total")],
+        "total": rows[-1],
+    }
+
+
+def target_list(*, user) -> QuerySet[AssessmentTarget]:
+    return scope_queryset(AssessmentTarget.objects.select_related("region"), user)

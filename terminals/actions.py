@@ -44,9 +44,8 @@ def sam_blacklist_entry(sam_serial: str):
     branch nothing can be blacklisted, so None is the truthful answer.
     """
     try:
-        from registry.lists import list_entry_current, sam_subject
-
         from registry.choices import ListName
+        from registry.lists import list_entry_current, sam_subject
     except ImportError:  # registry.lists not merged yet
         return None
     return list_entry_current(list_name=ListName.BLACKLIST, subject=sam_subject(sam_serial))

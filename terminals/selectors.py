@@ -97,9 +97,8 @@ def card_state(*, card_no: str) -> dict | None:
 
 def _card_blacklisted(card: Card) -> bool:
     try:
-        from registry.lists import card_subject, list_entry_current
-
         from registry.choices import ListName
+        from registry.lists import card_subject, list_entry_current
     except ImportError:  # registry.lists not merged yet: the card status alone flags it
         return False
     return (

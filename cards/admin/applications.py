@@ -32,7 +32,7 @@ from cards.selectors.applications import (
 )
 from registry.actors import Actor
 from registry.admin_base import ActionAdmin, run_with_reason
-from registry.admin_mixins import RegionTreeFilter
+from registry.admin_mixins import NoCountPaginationMixin, RegionTreeFilter
 from registry.errors import DomainError
 from registry.exports import Column
 from registry.protection import blind_index, mask_id_number, mask_name
@@ -192,7 +192,7 @@ class BatchFilter(admin.SimpleListFilter):
 
 
 @admin.register(Application)
-class ApplicationAdmin(ViewOnlyDetailMixin, ActionAdmin):
+class ApplicationAdmin(NoCountPaginationMixin, ViewOnlyDetailMixin, ActionAdmin):
     list_display = [
         "number",
         "holder_masked",

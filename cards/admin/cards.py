@@ -37,7 +37,7 @@ from institutions.choices import OrganisationStatus
 from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.admin_base import ActionAdmin
-from registry.admin_mixins import RegionTreeFilter
+from registry.admin_mixins import NoCountPaginationMixin, RegionTreeFilter
 from registry.choices import ListReason
 from registry.errors import DomainError
 from registry.exports import Column
@@ -250,7 +250,7 @@ class CollectionFilter(admin.SimpleListFilter):
 
 
 @admin.register(Card)
-class CardAdmin(CardMaintenanceMixin, ViewOnlyDetailMixin, ActionAdmin):
+class CardAdmin(NoCountPaginationMixin, CardMaintenanceMixin, ViewOnlyDetailMixin, ActionAdmin):
     list_display = [
         "masked_card_no",
         "chip_serial",

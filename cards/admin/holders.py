@@ -47,7 +47,7 @@ from cards.selectors.holders import (
 from registry.actors import Actor
 from registry.admin_base import ActionAdmin
 from registry.admin_imports import ImportAdminMixin, ImportUploadForm
-from registry.admin_mixins import RegionTreeFilter
+from registry.admin_mixins import NoCountPaginationMixin, RegionTreeFilter
 from registry.errors import DomainError, PermissionDeniedError
 from registry.exports import Column, export_response
 from registry.imports import FORMATS, template_response
@@ -230,7 +230,7 @@ class HolderForm(forms.ModelForm):
 
 
 @admin.register(Resident)
-class HolderAdmin(HolderMaintenanceMixin, ImportAdminMixin, ActionAdmin):
+class HolderAdmin(NoCountPaginationMixin, HolderMaintenanceMixin, ImportAdminMixin, ActionAdmin):
     form = HolderForm
     list_display = [
         "masked_name",

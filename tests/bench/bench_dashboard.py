@@ -1,0 +1,227 @@
+"""Benchmark: the dashboard and every report over the daily counts of N cards, then of 10 N (growth). Not a test.
+
+Generates DailyCount rows as N cards' case history would leave them (each card applied, planned, produced,
+stocked in, dispatched, delivered, collected over a year, across a province's counties, its institutions and
+three card makers; COPY on PostgreSQL), then requests as a province statistician would, through Django's test
+client: the dashboard's JSON (headline, trend, region drill at province and city level) and each report page
+for the last 30 days and for the whole year. Prints p50/p95 per request (target: p95 under 300 ms).
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/hc_bench HC_VAR_DIR=var/bench \\
+        .venv/bin/python tests/bench/bench_dashboard.py [cards=10000000] [--no-growth] [--keep]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MEASURES = ("applied", "planned", "produced", "stocked_in", "dispatched", "delivered", "collected")
+MAKERS = ("BENCHMAKER000000A1", "BENCHMAKER000000B2", "BENCHMAKER000000C3")
+TAG = "BENCH"  # institution codes of generated rows start with it (and cleanup finds them by it)
+
+
+def setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("HC_VAR_DIR", str(ROOT / "var" / "bench"))
+    import django
+
+    django.setup()
+
+
+def out(text: str) -> None:
+    print(text, flush=True)  # noqa: T201  (a benchmark prints its figures)
+
+
+def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.date | None = None) -> int:
+    """Write the daily counts N cards leave over `days` days; returns the number of rows written.
+
+    Cards are spread evenly over days and counties; each county-day's cards over as many institutions as
+    keep about 20 cards per row (at least 1, at most 200 institutions per county), so the table grows with
+    the data as a real one would (more institutions active each day), not just its counts.
+    """
+    from django.db import connection, transaction
+
+    from registry.choices import RegionLevel
+    from registry.models import Region
+    from stats.models import DailyCount
+
+    today = today or dt.date.today()
+    counties = list(
+        Region.objects.filter(level=RegionLevel.COUNTY, code__startswith=province)
+        .exclude(name__endswith="市辖区")
+        .values_list("code", flat=True)
+    )
+    cells = [(today - dt.timedelta(days=offset), county) for offset in range(days) for county in counties]
+    if cards < len(cells):  # fewer cards than county-days: only some county-days saw any
+        step = len(cells) / cards
+        cells = [cells[int(i * step)] for i in range(cards)]
+    per_cell = max(cards // len(cells), 1)
+    institutions = max(1, min(200, per_cell // 20))
+    per_row = max(per_cell // institutions, 1)
+    written = 0
+
+    def rows():
+        for day, county in cells:
+            for i in range(institutions):
+                institution = f"{TAG}{county}{i:03d}".ljust(18, "0")
+                maker = MAKERS[i % len(MAKERS)]
+                for measure in MEASURES:
+                    # Issuance rows carry an institution, production rows a card maker.
+                    production = measure in ("planned", "produced")
+                    yield (
+                        day,
+                        county,
+                        "" if production else institution,
+                        maker if production else "",
+                        measure,
+                        per_row,
+                    )
+
+    columns = ("day", "region", "institution_code", "card_maker_code", "measure", "count")
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            table = DailyCount._meta.db_table
+            with connection.cursor() as cursor:
+                buffer = io.StringIO()
+                for row in rows():
+                    buffer.write("\t".join(str(v) for v in row) + "\n")
+                    written += 1
+                    if written % 500_000 == 0:
+                        buffer.seek(0)
+                        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                            copy.write(buffer.getvalue())
+                        buffer = io.StringIO()
+                buffer.seek(0)
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    copy.write(buffer.getvalue())
+                cursor.execute(f"ANALYZE {table}")
+        else:
+            batch = []
+            for row in rows():
+                batch.append(DailyCount(**dict(zip(columns, row, strict=True))))
+                written += 1
+                if len(batch) == 20_000:
+                    DailyCount.objects.bulk_create(batch)
+                    batch = []
+            DailyCount.objects.bulk_create(batch)
+    return written
+
+
+def cleanup() -> None:
+    from stats.models import DailyCount
+
+    DailyCount.objects.filter(institution_code__startswith=TAG).delete()
+    DailyCount.objects.filter(card_maker_code__in=MAKERS).delete()
+
+
+def requests(today: dt.date) -> list[tuple[str, str, dict]]:
+    month = {"date_from": (today - dt.timedelta(days=29)).isoformat(), "date_to": today.isoformat()}
+    year = {"date_from": (today - dt.timedelta(days=364)).isoformat(), "date_to": today.isoformat()}
+    base = "/admin/stats/dailycount/"
+    out_list = [
+        ("home page (dashboard frame)", "/admin/", {}),
+        ("dashboard data, province", f"{base}dashboard-data/", {}),
+        ("dashboard data, city drill", f"{base}dashboard-data/", {"region": "610100"}),
+        ("dashboard data, a year", f"{base}dashboard-data/", year),
+    ]
+    for name, groupings in (
+        ("production", ("card_maker", "region", "month")),
+        ("issuance", ("region", "institution", "month")),
+        ("assessment", ("region", "institution")),
+        ("institutions", ("region",)),
+    ):
+        for grouping in groupings:
+            out_list.append(
+                (f"{name} by {grouping}, 30 days", f"{base}report/{name}/", {**month, "by": grouping})
+            )
+            out_list.append(
+                (f"{name} by {grouping}, a year", f"{base}report/{name}/", {**year, "by": grouping})
+            )
+    return out_list
+
+
+def measure(client, repeat: int, today: dt.date) -> list[tuple[str, float, float]]:
+    results = []
+    for label, url, params in requests(today):
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            response = client.get(url, params)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        times.sort()
+        p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+        results.append((label, statistics.median(times), p95))
+    return results
+
+
+def statistician():
+    from registry.actions import user_create
+    from registry.actors import Actor
+    from registry.choices import Channel
+    from registry.models import Region
+    from registry.models.users import User
+
+    user = User.objects.filter(username="bench-statistician").first()
+    if user is None:
+        user = user_create(
+            actor=Actor.system(channel=Channel.COMMAND, label="bench"),
+            username="bench-statistician",
+            password="bench-Pass-2026!",
+            roles=["统计员"],
+            scope_region=Region.objects.get(code="610000"),
+        )
+    return user
+
+
+def run(cards: int, *, growth: bool = True, repeat: int = 20, keep: bool = False) -> list[dict]:
+    """Generate, measure, (grow tenfold, measure again), clean up. Returns one dict per round."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    settings.HC_REGION = "610000"
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    client = Client()
+    client.force_login(statistician())
+    today = timezone.localdate()
+    rounds = []
+    out(f"database: {connection.vendor}; province 610000 node, a province statistician")
+    try:
+        for scale in (cards, cards * 10) if growth else (cards,):
+            cleanup()
+            started = time.perf_counter()
+            rows = generate(scale, today=today)
+            out(
+                f"\n{scale:,} cards: {rows:,} daily count rows, generated in {time.perf_counter() - started:.1f} s"
+            )
+            client.get("/admin/")  # the first request of a process loads URLs and templates: not measured
+            results = measure(client, repeat, today)
+            worst = max(p95 for _label, _p50, p95 in results)
+            for label, p50, p95 in results:
+                out(f"  {label:<42} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+            verdict = "meets" if worst < 300 else "MISSES"
+            out(f"  worst p95 {worst:.1f} ms: {verdict} the 300 ms target")
+            rounds.append({"cards": scale, "rows": rows, "results": results, "worst_p95": worst})
+    finally:
+        if not keep:
+            cleanup()
+    return rounds
+
+
+if __name__ == "__main__":
+    setup()
+    arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
+    run(
+        int(arguments[0]) if arguments else 10_000_000,
+        growth="--no-growth" not in sys.argv,
+        keep="--keep" in sys.argv,
+    )
