@@ -239,3 +239,49 @@ def test_api_lists_do_not_grow_queries_with_rows(issued_sams, city):
     few = queries()
     issued_sams(4)
     assert queries() == few
+
+
+@pytest.mark.django_db
+def test_admin_application_review_and_plans(client, city, province, hospital):
+    client.force_login(city.user)
+    listing = client.get("/admin/sam/samapplication/")
+    assert "/admin/sam/samapplication/apply/" in listing.content.decode()
+    made = client.post(
+        "/admin/sam/samapplication/apply/",
+        {"institution_code": hospital.code, "quantity": "5", "terminal_type": "pos", "scenario": "pharmacy"},
+    )
+    assert made.status_code == 302
+    application = SamApplication.objects.get()
+    cut = client.post(
+        "/admin/sam/samapplication/",
+        {
+            "action": "cut_selected",
+            "_selected_action": [application.pk],
+            "apply_form": "1",
+            "approved_quantity": "2",
+            "reason": "配额",
+        },
+    )
+    assert cut.status_code == 302
+    application.refresh_from_db()
+    assert (application.status, application.approved_quantity) == ("cut", 2)
+    assert client.post("/admin/sam/samplan/aggregate/", {"note": "四季度"}).status_code == 302
+    plan = SamPlan.objects.get()
+    client.post("/admin/sam/samplan/", {"action": "report_selected", "_selected_action": [plan.pk]})
+    plan.refresh_from_db()
+    assert plan.status == "reported"
+    page = client.get(f"/admin/sam/samplan/{plan.pk}/change/")
+    assert application.number in page.content.decode()
+
+    client.force_login(province.user)
+    client.post(
+        "/admin/sam/samplan/",
+        {
+            "action": "reject_selected",
+            "_selected_action": [plan.pk],
+            "apply_reason": "1",
+            "reason": "超出预算",
+        },
+    )
+    plan.refresh_from_db()
+    assert (plan.status, plan.status_reason) == ("rejected", "超出预算")
