@@ -361,3 +361,23 @@ def test_admin_lists_are_scoped_and_export(client, make_user, settings, system_a
     assert exported.status_code == 200 and hospital.name in _cells(exported)
     client.force_login(baoji)
     assert 'id="result_list"' not in client.get("/admin/cards/carduse/").content.decode()
+
+
+@pytest.mark.django_db
+def test_use_list_queries_do_not_grow_with_rows(make_user, settings, system_actor, hospital, cards):  # noqa: F811
+    from django.test.utils import CaptureQueriesContext
+
+    settings.HC_REGION = "610000"
+    manager = make_user("xian_manager", roles=["卡管理员"], scope="610100")
+    client = api(manager)
+    a, b = cards
+    ingest(system_actor, hospital, "B1", [use(a, "2026-11-20T08:30:00"), use(b, "2026-11-20T08:31:00")])
+    client.get("/api/v1/card-uses/")  # the first request loads the user's permissions once
+    with CaptureQueriesContext(connection) as few:
+        assert len(client.get("/api/v1/card-uses/").json()["results"]) == 2
+    ingest(
+        system_actor, hospital, "B2", [use(c, f"2026-11-21T0{h}:00:00") for h in range(1, 7) for c in (a, b)]
+    )
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get("/api/v1/card-uses/").json()["results"]) == 14
+    assert len(many) == len(few) == 2  # a count and one joined select
