@@ -17,9 +17,11 @@ from cards.models import Application, Card
 from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.audit import audit_record
+from registry.choices import ListName
 from registry.errors import DomainError
 from registry.journal import journal_append
 from registry.lifecycle import status_change_with_reason
+from registry.lists import list_entry_current, sam_subject
 from registry.scope import user_can_see_region
 from terminals.choices import TerminalKind, TerminalStatus
 from terminals.models import Terminal
@@ -38,16 +40,7 @@ def _check_scope(actor: Actor, region_code: str, subject) -> None:
 
 
 def sam_blacklist_entry(sam_serial: str):
-    """The current blacklist entry of this SAM (frozen or cancelled), or None.
-
-    Reads registry's one signed list (registry.lists, see LISTS_INTERFACE). Until that module is on this
-    branch nothing can be blacklisted, so None is the truthful answer.
-    """
-    try:
-        from registry.choices import ListName
-        from registry.lists import list_entry_current, sam_subject
-    except ImportError:  # registry.lists not merged yet
-        return None
+    """The current blacklist entry of this SAM (frozen or cancelled) on registry's one list, or None."""
     return list_entry_current(list_name=ListName.BLACKLIST, subject=sam_subject(sam_serial))
 
 

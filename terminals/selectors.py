@@ -7,6 +7,8 @@ from django.utils import timezone
 
 from cards.choices import CardStatus
 from cards.models import Card
+from registry.choices import ListName
+from registry.lists import card_subject, list_entry_current
 from registry.protection import blind_index, mask_id_number, mask_name
 from terminals.models import Terminal
 
@@ -96,12 +98,5 @@ def card_state(*, card_no: str) -> dict | None:
 
 
 def _card_blacklisted(card: Card) -> bool:
-    try:
-        from registry.choices import ListName
-        from registry.lists import card_subject, list_entry_current
-    except ImportError:  # registry.lists not merged yet: the card status alone flags it
-        return False
-    return (
-        list_entry_current(list_name=ListName.BLACKLIST, subject=card_subject(card.card_no, card.chip_serial))
-        is not None
-    )
+    subject = card_subject(card.card_no, card.chip_serial)
+    return list_entry_current(list_name=ListName.BLACKLIST, subject=subject) is not None

@@ -1,12 +1,13 @@
 """Registered terminals, the agent's check-in (blacklisted SAM refused) and on-site issuance at the counter:
 the card becomes active only after the chip read back what the server sent."""
 
-import types
-
 import pytest
+from django.db import transaction
 
 from cards.choices import CardStatus
+from registry.choices import EntryType, ListName, ListReason
 from registry.errors import DomainError
+from registry.lists import card_subject, list_add, sam_subject
 from registry.models import AuditEntry, JournalEntry
 from terminals import actions
 from terminals.agent import Devices, issue_card
@@ -62,14 +63,22 @@ def test_check_in_stamps_and_records_terminal_number(counter, system_actor):
 
 
 @pytest.mark.django_db
-def test_blacklisted_sam_is_refused(counter, system_actor, monkeypatch):
-    entry = types.SimpleNamespace(get_reason_display=lambda: "SAM cancelled")
-    monkeypatch.setattr(
-        actions, "sam_blacklist_entry", lambda serial: entry if serial == "SAM0000001" else None
-    )
+def test_blacklisted_sam_is_refused(counter, system_actor):
+    with transaction.atomic():
+        list_add(
+            list_name=ListName.BLACKLIST,
+            entry_type=EntryType.SAM,
+            subject=sam_subject("SAM0000001"),
+            reason=ListReason.SAM_FROZEN,
+            region_code="610113",
+            actor=system_actor,
+            label="SAM0000001",
+        )
     with pytest.raises(DomainError) as caught:
         actions.terminal_check_in(actor=system_actor, sam_serial="SAM0000001", terminal_number="")
-    assert caught.value.code == "sam_blacklisted"
+    assert caught.value.code == "sam_blacklisted" and "SAM0000001" in caught.value.message_zh
+    counter.refresh_from_db()
+    assert counter.last_seen_at is None
 
 
 @pytest.mark.django_db
@@ -104,3 +113,26 @@ def test_wrong_readback_does_not_activate(counter, approved_application, system_
     assert card.status == CardStatus.ISSUING
     card = actions.issuance_abort(actor=system_actor, card=card, reason="回读不一致")
     assert card.status == CardStatus.CANCELLED
+
+
+@pytest.mark.django_db
+def test_blacklisted_card_is_flagged(counter, approved_application, system_actor):  # noqa: F811
+    card, payload = actions.issuance_start(
+        actor=system_actor, application=approved_application(), terminal=counter
+    )
+    result = issue_card(Devices(emulator=True), payload)
+    card = actions.issuance_finish(
+        actor=system_actor, card=card, chip_serial=result["chip_serial"], readback=result["readback"]
+    )
+    with transaction.atomic():
+        list_add(
+            list_name=ListName.BLACKLIST,
+            entry_type=EntryType.CARD,
+            subject=card_subject(card.card_no, card.chip_serial),
+            reason=ListReason.MANUAL,
+            region_code=card.region_id,
+            actor=system_actor,
+            note="test",
+        )
+    state = card_state(card_no=card.card_no)
+    assert state["flags"] == ["blacklisted"] and not state["writable"]
