@@ -226,6 +226,8 @@ SPECTACULAR_SETTINGS = {
         "SamPlanStatusEnum": "sam.choices.SamPlanStatus",
         "SamStatusEnum": "sam.choices.SamStatus",
         "SamShipmentStatusEnum": "sam.choices.SamShipmentStatus",
+        "SamUseScenarioEnum": "sam.choices.UseScenario",
+        "CardUseScenarioEnum": "cards.models.uses.CardUseScenario",
     },
     # The networks these nodes run on are closed: the docs UI is served from our own static files.
     "SWAGGER_UI_DIST": "SIDECAR",
