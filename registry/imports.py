@@ -24,7 +24,9 @@ Rules, the same for every import:
   One transaction per batch, not per file: a file of a million rows must not hold the journal counter
   (which serialises every journaled write of the node) for minutes. A commit that stops half-way leaves
   whole batches applied; running it again is safe, because apply_batch upserts by key and writes nothing for
-  an unchanged row: re-importing the same file never duplicates.
+  an unchanged row: re-importing the same file never duplicates. On PostgreSQL a thread with its own
+  connection applies the batches while the next one is read and checked (`_BatchWriter`): same batches, same
+  order, the first failure stops the commit.
 """
 
 from __future__ import annotations
