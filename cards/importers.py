@@ -43,7 +43,7 @@ from registry.scope import node_prefix, user_scope_prefix
 
 HOLDER_IMPORT = "cards.holders"
 COMPARISON_SPEC = "cards.holders.comparison"
-HOLDER_BATCH = 2000
+HOLDER_BATCH = 5000
 CONTACTS = 3
 
 # GB 3304 names, in code order (01 汉族 ... 56 基诺族, then 97 and 98): the platforms' files often carry them.

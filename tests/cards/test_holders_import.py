@@ -422,3 +422,23 @@ def test_an_import_without_region_or_ethnicity_keeps_what_the_holder_has(tmp_pat
     assert (result.created, result.updated) == (0, 1)
     holder.refresh_from_db()
     assert (holder.region_id, holder.ethnicity, holder.phone1) == ("610116", "03", "13500000000")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_in_several_batches_writes_each_once_also_from_the_writer_thread(tmp_path, spec, actor):
+    # On PostgreSQL the batches are written by a thread with its own connection (registry.imports._BatchWriter).
+    import dataclasses
+
+    small = dataclasses.replace(spec, batch_size=5)
+    numbers = [make_id_number("610113", dt.date(1980, 1, 1) + dt.timedelta(days=n)) for n in range(12)]
+    rows = [row(f"王{n}", number, region="610113") for n, number in enumerate(numbers)]
+    path = write(tmp_path, "holders.csv", csv_bytes(rows))
+    result = import_commit(small, path, actor=actor)
+    assert (result.created, result.updated, result.errors_total) == (12, 0, 0)
+    batches = JournalEntry.objects.filter(kind="cards.holder_batch").order_by("seq")
+    expanded = [key for entry in batches for key, _payload in holder_batch_expand(entry.payload)]
+    assert [len(holder_batch_expand(entry.payload)) for entry in batches] == [5, 5, 2]
+    assert expanded == [blind_index(number, family="id_number") for number in numbers]
+    assert AuditEntry.objects.filter(action="holder.import").count() == 3
+    again = import_commit(small, path, actor=actor)
+    assert (again.created, again.updated, Resident.objects.count()) == (0, 0, 12)
