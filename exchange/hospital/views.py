@@ -51,12 +51,14 @@ WRITE_ERRORS = {
     422: OpenApiResponse(
         s.ErrorSerializer, description="The Idempotency-Key was used for a different request."
     ),
+    503: OpenApiResponse(s.ErrorSerializer, description="The interface is not available on this node yet."),
 }
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=True,
+    pattern=r"^[A-Za-z0-9_\-:.]{8,100}$",
     description="8-100 characters of A-Z a-z 0-9 _ - : . ; a retry with the same key gets the first answer.",
 )
 

@@ -101,3 +101,11 @@ def test_card_info_change(api, active_card):
     )
     assert response.status_code == 200, response.json()
     assert response.json()["expires_on"] == "2036-03-02"
+
+
+def test_a_bank_takes_a_loss_report(bank_api, active_card):
+    card = active_card()
+    body = {"card_no": card.card_no, "chip": card.chip_serial, "document_number": card.card_no}
+    response = bank_api.post("/api/v1/bank/loss-reports", body)
+    assert response.status_code == 200, response.json()
+    assert Card.objects.get(pk=card.pk).status == CardStatus.LOST
