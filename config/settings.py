@@ -222,6 +222,7 @@ SPECTACULAR_SETTINGS = {
         "ContactRelationEnum": "cards.choices.ContactRelation",
         "AddressTypeEnum": "cards.choices.AddressType",
         "ReviewDecisionEnum": "cards.choices.ReviewDecision",
+        "CardStatusEnum": "cards.choices.CardStatus",
     },
     # The networks these nodes run on are closed: the docs UI is served from our own static files.
     "SWAGGER_UI_DIST": "SIDECAR",

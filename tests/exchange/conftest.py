@@ -91,3 +91,12 @@ def active_card(make_holder, hospital, system_actor):  # noqa: F811
         return card_actions.card_issue_onsite_complete(actor=system_actor, card=card, chip_serial=next_chip())
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def node_key(settings):
+    """The node's signing key (e-card codes and the JSON lists are signed with it)."""
+    from registry.node import node_key_create
+
+    if not settings.HC_NODE_KEY_FILE.exists():
+        node_key_create(settings.HC_NODE_KEY_FILE)
