@@ -114,6 +114,6 @@ def release(record: IdempotencyRecord) -> None:
 
 
 def prune() -> int:
-    """Delete records past their time (run daily by exchange.tasks.idempotency_prune_task)."""
+    """Delete records past their time (`manage.py idempotency_prune`, daily)."""
     deleted, _per_model = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - ttl()).delete()
     return deleted

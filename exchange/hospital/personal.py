@@ -17,7 +17,7 @@ from cards.choices import CardStatus
 from exchange.hospital import ehc as ehc_module
 from exchange.hospital import serializers as s
 from exchange.hospital.base import PartnerView, PartnerWriteView
-from exchange.hospital.selfquery import selfquery_code_send, selfquery_result
+from exchange.hospital.selfquery import SelfQueryThrottled, selfquery_code_send, selfquery_result
 from exchange.hospital.views import ERRORS, IDEMPOTENCY_HEADER, WRITE_ERRORS, _both, _resident_by_number
 from exchange.models import ElectronicHealthCard
 from registry.errors import NotFoundError
@@ -72,6 +72,12 @@ class SelfQueryView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     parser_classes = [JSONParser]
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, SelfQueryThrottled):
+            response["Retry-After"] = str(exc.wait)
+        return response
 
 
 class SelfQueryCodeView(SelfQueryView):

@@ -102,6 +102,8 @@ def test_self_query_wrong_codes_and_throttle(client, make_holder, settings):
         for _ in range(3)
     ]
     assert statuses == [202, 202, 429]
+    refused = client.post("/api/v1/selfquery/code", body, content_type="application/json")
+    assert refused.json()["code"] == "throttled" and int(refused["Retry-After"]) > 0
 
 
 def test_e_card_one_per_holder_and_its_code_verifies(api, active_card):
