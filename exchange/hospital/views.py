@@ -67,10 +67,6 @@ class Unavailable(DomainError):
     status = 503
 
 
-class SnapshotRequired(DomainError):
-    status = 409
-
-
 def _interface(module: str, name: str):
     """An action another part of the platform provides (Cards II, card use): 503 until it is installed here."""
     try:
@@ -471,34 +467,17 @@ class BinaryRenderer(BaseRenderer):
 
 
 def _list_document(*, list_name: str, since: int | None):
-    if lists.registry_lists is None:
-        raise Unavailable(_("The list is not available on this node yet."), code="list_unavailable")
-    registry_lists = lists.registry_lists
+    from registry import lists as registry_lists
+
     if since is None:
         return registry_lists.list_snapshot(list_name=list_name)
-    try:
-        return registry_lists.list_delta(list_name=list_name, since=since)
-    except registry_lists.SnapshotRequired:
-        raise SnapshotRequired(
-            _("No delta from list number %(since)s is kept: download the snapshot."),
-            {"since": since},
-            code="snapshot_required",
-        ) from None
+    return registry_lists.list_delta(list_name=list_name, since=since)  # 409 snapshot_required
 
 
 def _document_json(doc) -> dict:
-    answer = {
-        "list_name": str(doc.list_name),
-        "number": doc.number,
-        "base": doc.base,
-        "issued_at": doc.issued_at.isoformat() if doc.issued_at else None,
-        "next_update": doc.next_update.isoformat() if doc.next_update else None,
-        "region_prefix": doc.region_prefix or "",
-        "adds": [[str(part) for part in entry] for entry in doc.adds],
-        "removes": [str(subject) for subject in doc.removes],
-    }
     from registry.node import sign
 
+    answer = doc.as_json()
     body = json.dumps(answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     answer["signature"] = sign(body)
     return answer
@@ -518,12 +497,15 @@ class ListView(PartnerView):
                     _("since is a list number (0 or more)."), code="invalid_since", detail={"field": "since"}
                 )
             since = int(raw)
-        doc = _list_document(list_name=self.list_name, since=since)
         if request.accepted_renderer.format == "bin":
-            blob = lists.registry_lists.list_encode(doc)
+            from registry import lists as registry_lists
+
+            blob = registry_lists.list_file(list_name=self.list_name, since=since)  # 409 snapshot_required
+            number = registry_lists.list_header(blob)["number"]
             return Response(
-                blob, content_type="application/octet-stream", headers={"X-HC-List-Number": str(doc.number)}
+                blob, content_type="application/octet-stream", headers={"X-HC-List-Number": str(number)}
             )
+        doc = _list_document(list_name=self.list_name, since=since)
         return Response(_document_json(doc), headers={"X-HC-List-Number": str(doc.number)})
 
 
