@@ -46,7 +46,9 @@ ERRORS = {
 WRITE_ERRORS = {
     **ERRORS,
     409: OpenApiResponse(
-        s.ErrorSerializer, description="The first request with this Idempotency-Key is still running."
+        s.ErrorSerializer,
+        description="The first request with this Idempotency-Key is still running (idempotency_in_progress), "
+        "or the card's state does not allow this (illegal_transition).",
     ),
     422: OpenApiResponse(
         s.ErrorSerializer, description="The Idempotency-Key was used for a different request."

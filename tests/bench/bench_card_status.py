@@ -181,6 +181,7 @@ def _worker(args) -> list[float]:
     base_url, kind, pairs, credential, threads, deadline = args
     target = urlparse(base_url)
     latencies: list[float] = []
+    errors: list[str] = []
     lock = threading.Lock()
 
     def run() -> None:
@@ -188,6 +189,8 @@ def _worker(args) -> list[float]:
         mine = []
         rng = random.Random()
         while time.time() < deadline:
+            if errors:
+                break
             if kind == "bare":
                 path, headers = "/bench/bare", {}
             else:
@@ -195,11 +198,18 @@ def _worker(args) -> list[float]:
                 path = f"/api/v1/hospital/cards/{card_no}/status?chip={chip}"
                 headers = _signed(credential, "GET", path)
             began = time.perf_counter()
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            response.read()
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+            except OSError as failure:
+                with lock:
+                    errors.append(f"{kind}: {failure!r}")
+                break
             if response.status != 200:
-                raise RuntimeError(f"{path}: HTTP {response.status}")
+                with lock:
+                    errors.append(f"{kind}: HTTP {response.status}")
+                break
             mine.append(time.perf_counter() - began)
         connection.close()
         with lock:
@@ -210,6 +220,8 @@ def _worker(args) -> list[float]:
         thread.start()
     for thread in workers:
         thread.join()
+    if errors:
+        raise RuntimeError(errors[0])
     return latencies
 
 
@@ -294,7 +306,9 @@ def gunicorn(workers: int):
             "-w",
             str(workers),
             "--worker-class",
-            "sync",
+            "gthread",
+            "--threads",
+            "4",
             "--keep-alive",
             "30",
             "--log-level",
