@@ -152,6 +152,22 @@ def _blacklist(pairs, actor) -> None:
                 )
 
 
+def seeded(limit: int = 50_000) -> tuple[list[tuple[str, str]], dict]:
+    """The pairs of cards a previous run kept (--keep), and a new key: `--cards 0` benchmarks them again."""
+    from cards.models import Card
+    from institutions import actions as institution_actions
+    from institutions.models import MedicalInstitution
+    from registry.actors import Actor
+
+    cards = Card.objects.filter(medical_institution__name=BENCH_TAG).only("card_no", "chip_serial")[:limit]
+    pairs = [(card.card_no, card.chip_serial) for card in cards]
+    hospital = MedicalInstitution.objects.get(name=BENCH_TAG)
+    credential, secret = institution_actions.credential_issue(
+        actor=Actor.system(label=BENCH_TAG), institution=hospital
+    )
+    return pairs, {"key_id": credential.key_id, "secret": secret}
+
+
 def cleanup() -> None:
     from cards.models import Card, CardEvent, Resident
 
@@ -185,7 +201,7 @@ def _worker(args) -> list[float]:
     lock = threading.Lock()
 
     def run() -> None:
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
         mine = []
         rng = random.Random()
         while time.time() < deadline:
@@ -317,12 +333,17 @@ def gunicorn(workers: int):
         cwd=ROOT,
         env=env,
     )
-    for _attempt in range(100):
+    # Ready when a worker answers (workers load Django after the master listens; slow on a busy machine).
+    deadline = time.time() + 180
+    while time.time() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/bench/bare")
+            if connection.getresponse().status == 200:
+                connection.close()
                 return process, f"http://127.0.0.1:{port}"
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.5)
     process.kill()
     raise RuntimeError("gunicorn did not start")
 
@@ -335,7 +356,7 @@ def report(*, base_url: str, pairs, credential, seconds: float, connections: int
             kind,
             pairs=pairs,
             credential=credential,
-            seconds=min(1.0, seconds),
+            seconds=min(3.0, seconds),
             connections=connections,
             processes=processes,
         )  # warm-up: connections, caches, the workers' first queries
@@ -371,7 +392,9 @@ def print_figures(figures: dict, *, connections: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cards", type=int, default=20_000)
+    parser.add_argument(
+        "--cards", type=int, default=20_000, help="cards to seed; 0: reuse those a --keep run left"
+    )
     parser.add_argument("--blacklist", type=int, default=2_000)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
@@ -388,8 +411,15 @@ def main() -> None:
     from django.db import connection
 
     began = time.time()
-    pairs, credential = seed(cards=args.cards, blacklist=min(args.blacklist, args.cards))
-    print(f"seeded {args.cards:,} cards on {connection.vendor} in {time.time() - began:.1f} s")  # noqa: T201
+    if args.cards:
+        pairs, credential = seed(cards=args.cards, blacklist=min(args.blacklist, args.cards))
+        print(f"seeded {args.cards:,} cards on {connection.vendor} in {time.time() - began:.1f} s")  # noqa: T201
+    else:
+        pairs, credential = seeded()
+        print(f"using {len(pairs):,} cards kept by an earlier run, on {connection.vendor}")  # noqa: T201
+    from cards.models import Card
+
+    print(f"{Card.objects.count():,} cards in the database")  # noqa: T201
     connection.close()
     server, base_url = gunicorn(args.workers)
     try:
