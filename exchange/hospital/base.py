@@ -57,7 +57,9 @@ class PartnerWriteView(PartnerView):
         if isinstance(exc, idempotency.Replay):
             record = exc.record
             return Response(
-                record.response, status=record.status_code, headers={idempotency.REPLAY_HEADER: "true"}
+                idempotency.replayed(record),
+                status=record.status_code,
+                headers={idempotency.REPLAY_HEADER: "true"},
             )
         try:
             return super().handle_exception(exc)
