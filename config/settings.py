@@ -47,6 +47,8 @@ HC_HOSPITAL_RATE_LIMITS = {
     **json.loads(env_str("HC_HOSPITAL_RATE_LIMITS", "{}")),
 }
 HC_IDEMPOTENCY_TTL_HOURS = env_int("HC_IDEMPOTENCY_TTL_HOURS", 24)
+# Institution codes whose API keys belong to the regional health information platform (bulk uploads).
+HC_REGIONAL_PLATFORMS = env_list("HC_REGIONAL_PLATFORMS")
 # Personal self-query: where one-time codes go ("console" in development) and how long they live.
 HC_SMS_BACKEND = env_str("HC_SMS_BACKEND", "exchange.hospital.sms.ConsoleSmsBackend")
 HC_SELFQUERY_CODE_MINUTES = env_int("HC_SELFQUERY_CODE_MINUTES", 5)
@@ -228,6 +230,7 @@ SPECTACULAR_SETTINGS = {
         "SamShipmentStatusEnum": "sam.choices.SamShipmentStatus",
         "SamUseScenarioEnum": "sam.choices.UseScenario",
         "CardUseScenarioEnum": "cards.models.uses.CardUseScenario",
+        "CardStatusEnum": "cards.choices.CardStatus",
     },
     # The networks these nodes run on are closed: the docs UI is served from our own static files.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -4,6 +4,7 @@ Idempotency-Key. Views only parse, call an action or selector, and shape the ans
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from exchange.hospital import idempotency
@@ -18,6 +19,7 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class PartnerView(HospitalAPIView):
+    parser_classes = [JSONParser]
     throttle_classes = [InstitutionRateThrottle]
     institution_types: tuple = (MedicalInstitution, FinancialInstitution)
 
@@ -55,7 +57,9 @@ class PartnerWriteView(PartnerView):
         if isinstance(exc, idempotency.Replay):
             record = exc.record
             return Response(
-                record.response, status=record.status_code, headers={idempotency.REPLAY_HEADER: "true"}
+                idempotency.replayed(record),
+                status=record.status_code,
+                headers={idempotency.REPLAY_HEADER: "true"},
             )
         try:
             return super().handle_exception(exc)

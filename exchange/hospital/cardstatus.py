@@ -130,7 +130,7 @@ def _check(card_no: str, chip: str, candidates, listed: dict, today) -> CardChec
     if not card_no:
         return CardCheck(card_no, chip, Code.INVALID)
     row = _pick(candidates, chip)
-    person_listed = lists.person_subject(card_no) in listed
+    person_listed = lists.person_subject(card_no) in listed  # (a keyed hash: cheap to compute twice)
     card_reason = listed.get(lists.card_subject(card_no, chip)) if chip else None
     if row is None:
         if card_reason:

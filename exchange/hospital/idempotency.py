@@ -4,10 +4,12 @@ request under the same key is refused. Records live in the database (shared by e
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -105,8 +107,13 @@ def store(record: IdempotencyRecord, *, status_code: int, data) -> None:
     if status_code >= 500 or status_code == 429:
         release(record)
         return
-    record.state, record.status_code, record.response = IdempotencyState.DONE, status_code, data
+    text = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False)
+    record.state, record.status_code, record.response = IdempotencyState.DONE, status_code, text
     record.save(update_fields=["state", "status_code", "response"])
+
+
+def replayed(record: IdempotencyRecord):
+    return json.loads(record.response) if record.response else None
 
 
 def release(record: IdempotencyRecord) -> None:
@@ -114,6 +121,6 @@ def release(record: IdempotencyRecord) -> None:
 
 
 def prune() -> int:
-    """Delete records past their time (run daily by exchange.tasks.idempotency_prune_task)."""
+    """Delete records past their time (`manage.py idempotency_prune`, daily)."""
     deleted, _per_model = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - ttl()).delete()
     return deleted

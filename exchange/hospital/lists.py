@@ -3,53 +3,30 @@ and which subjects are on it, in bulk (a front-end server checks a thousand card
 
 from __future__ import annotations
 
-try:
-    from registry import lists as registry_lists
-    from registry.choices import ListName
+from registry.choices import ListName, ListReason
+from registry.lists import card_subject, list_number, person_subject  # noqa: F401  (re-exported for views)
+from registry.models import ListEntry
 
-    BLACKLIST, WHITELIST = ListName.BLACKLIST, ListName.WHITELIST
-except ImportError:  # registry's list lands with the lead's merge; until then nothing is listed
-    registry_lists = None
-    BLACKLIST, WHITELIST = "blacklist", "whitelist"
-
-CARD_REASON_CODES = {  # list reason -> the status code the hospital API answers for a card entry
-    "lost": "lost",
-    "cancelled": "cancelled",
-    "death": "cancelled",
-    "replaced": "replaced",
-    "manual": "blacklisted_card",
+BLACKLIST, WHITELIST = ListName.BLACKLIST, ListName.WHITELIST
+CARD_REASON_CODES = {  # list reason of a card entry -> the status code the hospital API answers
+    ListReason.LOST: "lost",
+    ListReason.CANCELLED: "cancelled",
+    ListReason.DEATH: "cancelled",
+    ListReason.REPLACED: "replaced",
+    ListReason.MANUAL: "blacklisted_card",
 }
 
 
 def blacklist_number() -> int:
-    if registry_lists is None:
-        return 0
-    return registry_lists.list_number(ListName.BLACKLIST)
+    return list_number(BLACKLIST)
 
 
-def card_subject(card_no: str, chip_serial: str) -> str:
-    return (
-        registry_lists.card_subject(card_no, chip_serial)
-        if registry_lists
-        else f"card:{card_no}:{chip_serial}"
-    )
-
-
-def person_subject(id_number: str) -> str:
-    return registry_lists.person_subject(id_number) if registry_lists else f"person:{id_number}"
-
-
-def current_reasons(subjects: list[str], *, list_name: str = BLACKLIST) -> dict[str, str]:
-    """{subject: reason} for the subjects currently on the list. One query when registry offers the bulk
-    selector, else one look-up per subject."""
-    if not subjects or registry_lists is None:
+def current_reasons(subjects: list[int], *, list_name: str = BLACKLIST) -> dict[int, str]:
+    """{subject: reason} for the subjects currently on the list, in one query."""
+    if not subjects:
         return {}
-    bulk = getattr(registry_lists, "list_entries_current", None)
-    if bulk is not None:
-        return {entry.subject: entry.reason for entry in bulk(list_name=list_name, subjects=subjects)}
-    found = {}
-    for subject in dict.fromkeys(subjects):
-        entry = registry_lists.list_entry_current(list_name=list_name, subject=subject)
-        if entry is not None:
-            found[subject] = entry.reason
-    return found
+    return dict(
+        ListEntry.objects.filter(
+            list_name=list_name, subject__in=set(subjects), removed_number__isnull=True
+        ).values_list("subject", "reason")
+    )

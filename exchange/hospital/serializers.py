@@ -177,17 +177,27 @@ class CardPatchSerializer(serializers.Serializer):
         return attrs
 
 
+class ListAddSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text=_("card, person or sam."))
+    reason = serializers.CharField()
+    id = serializers.CharField(
+        help_text=_("The subject: 16 hex digits (docs/lists.md says how it is derived).")
+    )
+
+
 class ListDocumentSerializer(serializers.Serializer):
-    list_name = serializers.CharField()
+    format = serializers.CharField()
+    list = serializers.CharField()
     number = serializers.IntegerField()
     base = serializers.IntegerField(allow_null=True)
     issued_at = serializers.DateTimeField()
-    next_update = serializers.DateTimeField(allow_null=True)
+    next_update = serializers.DateTimeField()
+    node = serializers.CharField()
     region_prefix = serializers.CharField(allow_blank=True)
-    adds = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    adds = ListAddSerializer(many=True)
     removes = serializers.ListField(child=serializers.CharField())
     signature = serializers.CharField(
-        help_text=_("Ed25519 signature (base64) of the binary form by the node key.")
+        help_text=_("Ed25519 signature (base64) by the node key of the JSON without it.")
     )
 
 

@@ -34,12 +34,10 @@ def window_hit(bucket: str, rate: str) -> float:
     now = time.time()
     window = int(now // period)
     key = f"hc-rate:{bucket}:{period}:{window}"
-    cache.add(key, 0, timeout=period + 1)
-    try:
+    try:  # one round trip in the common case: the window's counter exists
         count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=period + 1)
-        count = 1
+    except ValueError:  # the window's first hit (or it just expired): create it; another process may win
+        count = 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
     if count <= limit:
         return 0
     return max((window + 1) * period - now, 1)

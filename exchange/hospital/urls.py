@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from exchange.hospital import views
+from exchange.hospital import partners, personal, views
 
 urlpatterns = [
     path("hospital/identity/verify", views.IdentityVerifyView.as_view(), name="hospital-identity-verify"),
@@ -30,4 +30,13 @@ urlpatterns = [
         name="hospital-whitelist-snapshot",
     ),
     path("hospital/card-uses", views.CardUsesView.as_view(), name="hospital-card-uses"),
+    path("hospital/ehc", personal.EhcIssueView.as_view(), name="hospital-ehc-issue"),
+    path("hospital/ehc/verify", personal.EhcVerifyView.as_view(), name="hospital-ehc-verify"),
+    path("hospital/ehc/<str:ehc_id>/qr", personal.EhcQrView.as_view(), name="hospital-ehc-qr"),
+    path("selfquery/code", personal.SelfQueryCodeView.as_view(), name="selfquery-code"),
+    path("selfquery/result", personal.SelfQueryResultView.as_view(), name="selfquery-result"),
+    path("bank/applications", partners.BankApplicationView.as_view(), name="bank-applications"),
+    path("bank/loss-reports", partners.BankLossReportView.as_view(), name="bank-loss-reports"),
+    path("bank/status-changes", partners.BankStatusChangesView.as_view(), name="bank-status-changes"),
+    path("regional/imports/<str:kind>", partners.RegionalImportView.as_view(), name="regional-import"),
 ]

@@ -46,27 +46,27 @@ ERRORS = {
 WRITE_ERRORS = {
     **ERRORS,
     409: OpenApiResponse(
-        s.ErrorSerializer, description="The first request with this Idempotency-Key is still running."
+        s.ErrorSerializer,
+        description="The first request with this Idempotency-Key is still running (idempotency_in_progress), "
+        "or the card's state does not allow this (illegal_transition).",
     ),
     422: OpenApiResponse(
         s.ErrorSerializer, description="The Idempotency-Key was used for a different request."
     ),
+    503: OpenApiResponse(s.ErrorSerializer, description="The interface is not available on this node yet."),
 }
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     required=True,
+    pattern=r"^[A-Za-z0-9_\-:.]{8,100}$",
     description="8-100 characters of A-Z a-z 0-9 _ - : . ; a retry with the same key gets the first answer.",
 )
 
 
 class Unavailable(DomainError):
     status = 503
-
-
-class SnapshotRequired(DomainError):
-    status = 409
 
 
 def _interface(module: str, name: str):
@@ -469,34 +469,17 @@ class BinaryRenderer(BaseRenderer):
 
 
 def _list_document(*, list_name: str, since: int | None):
-    if lists.registry_lists is None:
-        raise Unavailable(_("The list is not available on this node yet."), code="list_unavailable")
-    registry_lists = lists.registry_lists
+    from registry import lists as registry_lists
+
     if since is None:
         return registry_lists.list_snapshot(list_name=list_name)
-    try:
-        return registry_lists.list_delta(list_name=list_name, since=since)
-    except registry_lists.SnapshotRequired:
-        raise SnapshotRequired(
-            _("No delta from list number %(since)s is kept: download the snapshot."),
-            {"since": since},
-            code="snapshot_required",
-        ) from None
+    return registry_lists.list_delta(list_name=list_name, since=since)  # 409 snapshot_required
 
 
 def _document_json(doc) -> dict:
-    answer = {
-        "list_name": str(doc.list_name),
-        "number": doc.number,
-        "base": doc.base,
-        "issued_at": doc.issued_at.isoformat() if doc.issued_at else None,
-        "next_update": doc.next_update.isoformat() if doc.next_update else None,
-        "region_prefix": doc.region_prefix or "",
-        "adds": [[str(part) for part in entry] for entry in doc.adds],
-        "removes": [str(subject) for subject in doc.removes],
-    }
     from registry.node import sign
 
+    answer = doc.as_json()
     body = json.dumps(answer, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     answer["signature"] = sign(body)
     return answer
@@ -516,12 +499,15 @@ class ListView(PartnerView):
                     _("since is a list number (0 or more)."), code="invalid_since", detail={"field": "since"}
                 )
             since = int(raw)
-        doc = _list_document(list_name=self.list_name, since=since)
         if request.accepted_renderer.format == "bin":
-            blob = lists.registry_lists.list_encode(doc)
+            from registry import lists as registry_lists
+
+            blob = registry_lists.list_file(list_name=self.list_name, since=since)  # 409 snapshot_required
+            number = registry_lists.list_header(blob)["number"]
             return Response(
-                blob, content_type="application/octet-stream", headers={"X-HC-List-Number": str(doc.number)}
+                blob, content_type="application/octet-stream", headers={"X-HC-List-Number": str(number)}
             )
+        doc = _list_document(list_name=self.list_name, since=since)
         return Response(_document_json(doc), headers={"X-HC-List-Number": str(doc.number)})
 
 

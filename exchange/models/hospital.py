@@ -1,6 +1,5 @@
 """What the partner interfaces keep: idempotency records of signed writes and electronic health cards."""
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -23,7 +22,9 @@ class IdempotencyRecord(models.Model):
     body_hash = models.CharField(_("body SHA-256"), max_length=64)
     state = models.CharField(_("state"), max_length=12, choices=IdempotencyState.choices)
     status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
-    response = models.JSONField(_("response"), null=True, blank=True, encoder=DjangoJSONEncoder)
+    # JSON text, not a JSON column: an answer may quote what the client sent, NUL characters included, which
+    # PostgreSQL's jsonb refuses (text keeps them escaped).
+    response = models.TextField(_("response (JSON)"), blank=True)
     created_at = models.DateTimeField(_("created at"), db_index=True)
 
     class Meta:

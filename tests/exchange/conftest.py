@@ -31,6 +31,7 @@ class SignedClient:
         *,
         idempotency_key: str | None = "auto",
         raw: bytes | None = None,
+        content_type: str = "application/json",
         **headers,
     ):
         body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
@@ -42,7 +43,7 @@ class SignedClient:
             key = uuid.uuid4().hex if idempotency_key == "auto" else idempotency_key
             extra["HTTP_IDEMPOTENCY_KEY"] = key
         extra.update({f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()})
-        return self.client.generic(method, path, body, content_type="application/json", **extra)
+        return self.client.generic(method, path, body, content_type=content_type, **extra)
 
     def get(self, path, **headers):
         return self.call("GET", path, **headers)
@@ -90,3 +91,12 @@ def active_card(make_holder, hospital, system_actor):  # noqa: F811
         return card_actions.card_issue_onsite_complete(actor=system_actor, card=card, chip_serial=next_chip())
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def node_key(settings):
+    """The node's signing key (e-card codes and the JSON lists are signed with it)."""
+    from registry.node import node_key_create
+
+    if not settings.HC_NODE_KEY_FILE.exists():
+        node_key_create(settings.HC_NODE_KEY_FILE)

@@ -234,3 +234,12 @@ def test_rate_limit_per_institution_with_retry_after(
     other = make_institution("610113")
     credential, secret = actions.credential_issue(actor=system_actor, institution=other)
     assert SignedClient(client, credential.key_id, secret).get(path).status_code == 200
+
+
+def test_an_answer_quoting_a_nul_character_is_kept_and_replayed(api):
+    # A refusal may quote what was sent; PostgreSQL's jsonb would refuse the NUL (schemathesis found it).
+    path = f"{BASE}/residents/{make_id_number()}"
+    first = api.patch(path, {"ph\u0000one": "x"}, idempotency_key="nul-answer-0001")
+    retry = api.patch(path, {"ph\u0000one": "x"}, idempotency_key="nul-answer-0001")
+    assert first.status_code == retry.status_code == 400
+    assert retry.json() == first.json() and retry.headers["Idempotent-Replayed"] == "true"

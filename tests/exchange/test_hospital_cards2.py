@@ -41,7 +41,8 @@ def test_loss_report_refusals(api, active_card, make_holder):
     assert wrong.status_code == 400 and wrong.json()["code"] == "identity_mismatch"
     assert Card.objects.get(pk=card.pk).status == CardStatus.ACTIVE
     twice = _loss(api, card, "unreport_loss")
-    assert twice.status_code == 400  # an active card has no loss to revoke
+    # An active card has no loss to revoke: the refusal names the state.
+    assert twice.status_code == 409 and twice.json()["code"] == "illegal_transition"
     unknown = api.post(
         f"{BASE}/cards/{other.document_number}/status",
         {"action": "report_loss", "document_number": other.document_number},
@@ -72,7 +73,7 @@ def test_replacement_on_site(api, active_card):
     again = api.post(
         f"{BASE}/cards/{card.card_no}/replacement", {"chip": card.chip_serial, "reason": "damaged"}
     )
-    assert again.status_code == 400
+    assert again.status_code == 409 and again.json()["code"] == "illegal_transition"
 
 
 def test_contacts_change_is_audited_and_masked(api, active_card):
@@ -101,3 +102,11 @@ def test_card_info_change(api, active_card):
     )
     assert response.status_code == 200, response.json()
     assert response.json()["expires_on"] == "2036-03-02"
+
+
+def test_a_bank_takes_a_loss_report(bank_api, active_card):
+    card = active_card()
+    body = {"card_no": card.card_no, "chip": card.chip_serial, "document_number": card.card_no}
+    response = bank_api.post("/api/v1/bank/loss-reports", body)
+    assert response.status_code == 200, response.json()
+    assert Card.objects.get(pk=card.pk).status == CardStatus.LOST

@@ -86,4 +86,4 @@ def test_blacklist_delta_since(api, system_actor):
 
 def test_whitelist_snapshot(api):
     response = api.get(f"{BASE}/whitelist/snapshot", ACCEPT="application/json")
-    assert response.status_code == 200 and response.json()["list_name"] == "whitelist"
+    assert response.status_code == 200 and response.json()["list"] == "whitelist"

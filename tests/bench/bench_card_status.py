@@ -1,0 +1,443 @@
+"""Benchmark: the hospital API's card check (issue 9: `cards/{card_no}/status` at >= 60% of a bare Django JSON
+view's throughput in the same run, p99 < 50 ms at 32 connections; `verify-batch` >= 50,000 cards/s; on
+PostgreSQL under gunicorn with 1,000,000 cards and 100,000 blacklist entries). Not a test: it prints figures.
+
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/hc_bench HC_VAR_DIR=var/bench \\
+        .venv/bin/python manage.py migrate
+    DATABASE_URL=... HC_VAR_DIR=var/bench .venv/bin/python tests/bench/bench_card_status.py \\
+        [--cards 1000000] [--blacklist 100000] [--seconds 10] [--connections 32] [--workers 4] [--keep]
+
+Seeds the cards (bulk, sealed, blind-indexed like real ones) and, when registry's list is installed, blacklist
+entries; starts gunicorn with the node's settings plus a bare JSON view (tests/bench/bench_urls.py); drives both
+URLs with the same load tool (client processes x keep-alive connections, each status call signed like an
+integrator's); prints requests/s, p50 and p99, and the ratio. Then verify-batch: cards/s through HTTP (1,000
+pairs a call) and in-process (the selector alone). Seeded rows are deleted afterwards unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_TAG = "bench-card-status"
+
+
+def setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("HC_VAR_DIR", str(ROOT / "var" / "bench"))
+    import django
+
+    django.setup()
+
+
+# --- Data ---------------------------------------------------------------------------------------------------
+
+
+def seed(*, cards: int, blacklist: int = 0, batch: int = 5000) -> tuple[list[tuple[str, str]], dict]:
+    """`cards` holders with an active card each (bulk, sealed), `blacklist` of them on the blacklist; an API key.
+    Returns the (card number, chip) pairs and the credential."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from cards.choices import CardStatus, Sex
+    from cards.models import Card, Resident
+    from institutions import actions as institution_actions
+    from institutions.models import MedicalInstitution
+    from registry.actors import Actor
+    from registry.models import Region
+    from tests.bench.bench_holder_import import id_number
+
+    actor = Actor.system(label=BENCH_TAG)
+    region = Region.objects.get(code="610113")
+    hospital = MedicalInstitution.objects.filter(name=BENCH_TAG).first()
+    if hospital is None:
+        from stdnum.cn import uscc
+
+        body = "12610113BENCH0001"[:17]
+        hospital = institution_actions.organisation_register(
+            actor=actor,
+            model=MedicalInstitution,
+            code=body + uscc.calc_check_digit(body),
+            region=region,
+            name=BENCH_TAG,
+            nature="public",
+            category="general_hospital",
+            grade="3a",
+        )
+    credential, secret = institution_actions.credential_issue(actor=actor, institution=hospital)
+    now = timezone.now()
+    pairs: list[tuple[str, str]] = []
+    start = Resident.objects.count()
+    base = dt.date(1930, 1, 1)
+    for offset in range(0, cards, batch):
+        residents, numbers = [], []
+        for serial in range(start + offset, start + min(offset + batch, cards)):
+            born = base + dt.timedelta(days=(serial // 1000) % 30000)
+            number = id_number("610113", born, serial, serial % 2 == 1)
+            numbers.append(number)
+            residents.append(
+                Resident(
+                    name=BENCH_TAG,
+                    document_number=number,
+                    sex=Sex.MALE if serial % 2 else Sex.FEMALE,
+                    birth_date=born,
+                    region=region,
+                    created_at=now,
+                    changed_at=now,
+                )
+            )
+        with transaction.atomic():
+            # The blind indexes fill themselves in pre_save, which bulk_create calls.
+            Resident.objects.bulk_create(residents, batch_size=batch)
+            made = []
+            for resident, number in zip(residents, numbers, strict=True):
+                chip = f"B{resident.pk:015d}"
+                pairs.append((number, chip))
+                made.append(
+                    Card(
+                        card_no=number,
+                        chip_serial=chip,
+                        resident=resident,
+                        status=CardStatus.ACTIVE,
+                        status_changed_at=now,
+                        region=region,
+                        medical_institution=hospital,
+                        collected_at=now,
+                        expires_on=dt.date(2036, 1, 1),
+                        created_at=now,
+                    )
+                )
+            Card.objects.bulk_create(made, batch_size=batch)
+    if blacklist:
+        _blacklist(pairs[:blacklist], actor)
+    return pairs, {"key_id": credential.key_id, "secret": secret}
+
+
+def _blacklist(pairs, actor) -> None:
+    from django.db import transaction
+
+    try:
+        from registry import lists
+        from registry.choices import EntryType, ListName, ListReason
+    except ImportError:
+        print("registry's list is not installed here: no blacklist entries seeded")  # noqa: T201
+        return
+    for offset in range(0, len(pairs), 1000):
+        with transaction.atomic():
+            for card_no, chip in pairs[offset : offset + 1000]:
+                lists.list_add(
+                    list_name=ListName.BLACKLIST,
+                    entry_type=EntryType.CARD,
+                    subject=lists.card_subject(card_no, chip + "X"),  # an older card of the holder
+                    reason=ListReason.REPLACED,
+                    region_code="610113",
+                    label=BENCH_TAG,
+                    object_ref=BENCH_TAG,
+                    actor=actor,
+                )
+
+
+def seeded(limit: int = 50_000) -> tuple[list[tuple[str, str]], dict]:
+    """The pairs of cards a previous run kept (--keep), and a new key: `--cards 0` benchmarks them again."""
+    from cards.models import Card
+    from institutions import actions as institution_actions
+    from institutions.models import MedicalInstitution
+    from registry.actors import Actor
+
+    cards = Card.objects.filter(medical_institution__name=BENCH_TAG).only("card_no", "chip_serial")[:limit]
+    pairs = [(card.card_no, card.chip_serial) for card in cards]
+    hospital = MedicalInstitution.objects.get(name=BENCH_TAG)
+    credential, secret = institution_actions.credential_issue(
+        actor=Actor.system(label=BENCH_TAG), institution=hospital
+    )
+    return pairs, {"key_id": credential.key_id, "secret": secret}
+
+
+def cleanup() -> None:
+    from cards.models import Card, CardEvent, Resident
+
+    residents = Resident.objects.filter(cards__medical_institution__name=BENCH_TAG).values("pk")
+    CardEvent.objects.filter(resident__in=residents).delete()
+    Card.objects.filter(medical_institution__name=BENCH_TAG).delete()
+    Resident.objects.filter(pk__in=residents).delete()
+
+
+# --- Load -----------------------------------------------------------------------------------------------------
+
+
+def _signed(credential: dict, method: str, path: str, body: bytes = b"") -> dict:
+    from institutions.signing import signed_headers
+
+    return signed_headers(
+        key_id=credential["key_id"],
+        secret=credential["secret"],
+        method=method,
+        path_with_query=path,
+        body=body,
+    )
+
+
+def _worker(args) -> list[float]:
+    """One client process: `threads` keep-alive connections hammering `kind` until the deadline."""
+    base_url, kind, pairs, credential, threads, deadline = args
+    target = urlparse(base_url)
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+        mine = []
+        rng = random.Random()
+        while time.time() < deadline:
+            if errors:
+                break
+            if kind == "bare":
+                path, headers = "/bench/bare", {}
+            else:
+                card_no, chip = rng.choice(pairs)
+                path = f"/api/v1/hospital/cards/{card_no}/status?chip={chip}"
+                headers = _signed(credential, "GET", path)
+            began = time.perf_counter()
+            try:
+                connection.request("GET", path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+            except OSError as failure:
+                with lock:
+                    errors.append(f"{kind}: {failure!r}")
+                break
+            if response.status != 200:
+                with lock:
+                    errors.append(f"{kind}: HTTP {response.status}")
+                break
+            mine.append(time.perf_counter() - began)
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    if errors:
+        raise RuntimeError(errors[0])
+    return latencies
+
+
+def load(
+    base_url: str, kind: str, *, pairs, credential, seconds: float, connections: int, processes: int
+) -> dict:
+    processes = max(1, min(processes, connections))
+    per_process = [
+        connections // processes + (1 if i < connections % processes else 0) for i in range(processes)
+    ]
+    deadline = time.time() + seconds
+    jobs = [(base_url, kind, pairs, credential, threads, deadline) for threads in per_process]
+    began = time.time()
+    if processes == 1:
+        results = [_worker(jobs[0])]
+    else:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            results = pool.map(_worker, jobs)
+    elapsed = time.time() - began
+    latencies = sorted(latency for result in results for latency in result)
+    if not latencies:
+        raise RuntimeError(f"{kind}: no request completed")
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+    }
+
+
+def verify_batch_http(base_url: str, *, pairs, credential, calls: int) -> float:
+    target = urlparse(base_url)
+    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+    path = "/api/v1/hospital/cards/verify-batch"
+    checked, began = 0, time.perf_counter()
+    for call in range(calls):
+        chunk = [
+            {"card_no": card_no, "chip": chip}
+            for card_no, chip in random.sample(pairs, min(1000, len(pairs)))
+        ]
+        body = json.dumps({"cards": chunk}).encode()
+        headers = {**_signed(credential, "POST", path, body), "Content-Type": "application/json"}
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        if response.status != 200:
+            raise RuntimeError(f"verify-batch call {call}: HTTP {response.status} {answer}")
+        checked += len(answer["results"])
+    connection.close()
+    return checked / (time.perf_counter() - began)
+
+
+def verify_batch_in_process(*, pairs, calls: int) -> float:
+    from exchange.hospital.cardstatus import card_status_check
+
+    checked, began = 0, time.perf_counter()
+    for _call in range(calls):
+        checked += len(card_status_check(random.sample(pairs, min(1000, len(pairs)))))
+    return checked / (time.perf_counter() - began)
+
+
+# --- Server ---------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def gunicorn(workers: int):
+    port = _free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.bench.bench_settings", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    # Ready when a worker answers (workers load Django after the master listens; slow on a busy machine).
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/bench/bare")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def report(*, base_url: str, pairs, credential, seconds: float, connections: int, processes: int) -> dict:
+    figures = {}
+    for kind in ("bare", "status"):
+        load(
+            base_url,
+            kind,
+            pairs=pairs,
+            credential=credential,
+            seconds=min(3.0, seconds),
+            connections=connections,
+            processes=processes,
+        )  # warm-up: connections, caches, the workers' first queries
+        figures[kind] = load(
+            base_url,
+            kind,
+            pairs=pairs,
+            credential=credential,
+            seconds=seconds,
+            connections=connections,
+            processes=processes,
+        )
+    figures["ratio"] = figures["status"]["rps"] / figures["bare"]["rps"]
+    calls = max(3, int(seconds))
+    figures["batch_http_cards_s"] = verify_batch_http(
+        base_url, pairs=pairs, credential=credential, calls=calls
+    )
+    figures["batch_inprocess_cards_s"] = verify_batch_in_process(pairs=pairs, calls=calls)
+    return figures
+
+
+def print_figures(figures: dict, *, connections: int) -> None:
+    for kind in ("bare", "status"):
+        row = figures[kind]
+        print(  # noqa: T201
+            f"{kind:>7}: {row['rps']:9.0f} req/s  p50 {row['p50_ms']:6.2f} ms  p99 {row['p99_ms']:6.2f} ms  "
+            f"({row['requests']} requests, {connections} connections)"
+        )
+    print(f"  ratio: status / bare = {figures['ratio']:.0%} (target >= 60%; p99 target < 50 ms)")  # noqa: T201
+    print(f"  verify-batch over HTTP: {figures['batch_http_cards_s']:,.0f} cards/s (target >= 50,000)")  # noqa: T201
+    print(f"  verify-batch selector in-process: {figures['batch_inprocess_cards_s']:,.0f} cards/s")  # noqa: T201
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cards", type=int, default=20_000, help="cards to seed; 0: reuse those a --keep run left"
+    )
+    parser.add_argument("--blacklist", type=int, default=2_000)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) * 2)
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="client processes sharing the connections",
+    )
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    setup()
+    from django.db import connection
+
+    began = time.time()
+    if args.cards:
+        pairs, credential = seed(cards=args.cards, blacklist=min(args.blacklist, args.cards))
+        print(f"seeded {args.cards:,} cards on {connection.vendor} in {time.time() - began:.1f} s")  # noqa: T201
+    else:
+        pairs, credential = seeded()
+        print(f"using {len(pairs):,} cards kept by an earlier run, on {connection.vendor}")  # noqa: T201
+    from cards.models import Card
+
+    print(f"{Card.objects.count():,} cards in the database")  # noqa: T201
+    connection.close()
+    server, base_url = gunicorn(args.workers)
+    try:
+        figures = report(
+            base_url=base_url,
+            pairs=pairs,
+            credential=credential,
+            seconds=args.seconds,
+            connections=args.connections,
+            processes=args.clients,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print_figures(figures, connections=args.connections)
+    if not args.keep:
+        cleanup()
+
+
+if __name__ == "__main__":
+    main()
