@@ -28,6 +28,7 @@ from cards.actions.lists import (
     person_label,
     person_list_subject,
 )
+from cards.actions.stock import _institution_fields
 from cards.choices import (
     CARD_INFO_FIELDS,
     HOLDER_CONTACT_FIELDS,
@@ -41,7 +42,6 @@ from cards.choices import (
 )
 from cards.models import Card, DeathRecord, Resident
 from cards.personalisation import CARD_VALIDITY_YEARS, add_years
-from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import EntryType, ListName, ListReason
@@ -190,18 +190,6 @@ def _card_unreport_loss(*, actor: Actor, card: Card, check: dict, note: str, ins
 # --- Replacement (补换卡) ------------------------------------------------------------------------------------
 
 
-def _issuing_point_fields(institution) -> dict:
-    if institution is None:
-        return {}
-    if isinstance(institution, MedicalInstitution):
-        return {"medical_institution": institution, "financial_institution": None}
-    if isinstance(institution, FinancialInstitution):
-        return {"medical_institution": None, "financial_institution": institution}
-    raise DomainError(
-        _("An issuing point is a medical institution or a bank branch."), code="invalid_issuing_point"
-    )
-
-
 @transaction.atomic(durable=True)
 def card_replace(
     *, actor: Actor, card: Card, reason: str, note: str = "", new_chip_serial: str = "", institution=None
@@ -252,7 +240,7 @@ def card_replace(
             collected_at=now,
             expires_on=add_years(timezone.localdate(now), CARD_VALIDITY_YEARS),
             created_at=now,
-            **_issuing_point_fields(institution),
+            **(_institution_fields(institution) if institution is not None else {}),
         )
         journal_card(new)
         card_whitelist(actor=actor, card=new)
