@@ -653,14 +653,71 @@ def _seed(*, actor, stdout, city: Region, counties: list[Region]) -> str:
     collected = demo.collect()
     onsite = demo.onsite(take(ONSITE, lambda r: demo.age(r) >= 16))
     kept = demo.maintenance()
+    uses = card_uses(actor=actor, rng=rng, city=city)
     states = ", ".join(f"{status} {count}" for status, count in sorted(_states().items()))
     return (
         f"{created} holders, {applied + ONSITE} applications, {figures['plans']} production plans, "
         f"{collected} cards collected at the desk, {onsite} issued on site; {kept['lost']} losses "
         f"({kept['found']} found again), {kept['replaced']} replacements, {kept['cancelled']} cancellations, "
-        f"{kept['deaths']} deaths, {kept['persons']} persons blacklisted; cards by state: {states}"
+        f"{kept['deaths']} deaths, {kept['persons']} persons blacklisted; {uses} card uses; cards by state: {states}"
     )
 
 
 def _states() -> dict[str, int]:
     return dict(Card.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+
+
+USE_WEEKS = 13  # a quarter of card use records before today
+USE_SCENARIOS = [
+    ("registration", 30),
+    ("consultation", 30),
+    ("pharmacy", 20),
+    ("lab", 10),
+    ("settlement", 7),
+    ("inpatient_admission", 2),
+    ("rural_coop_settlement", 1),
+]
+
+
+def card_uses(*, actor, rng: random.Random, city: Region) -> int:
+    """A quarter of card uses at the city's hospitals by the cards in their holders' hands: one batch per hospital
+    and week (batch ids are stable, so a second run is answered from the first), a few unknown cards rejected."""
+    from cards.actions.uses import card_use_ingest_batch
+
+    hospitals = list(
+        MedicalInstitution.objects.filter(region__code__startswith=city.code[:4], status="active").order_by(
+            "code"
+        )
+    )
+    held = [
+        (card.card_no, card.chip_serial)
+        for card in Card.objects.filter(status__in=Card.IN_HAND).exclude(chip_serial="").order_by("id")
+    ]
+    if not hospitals or not held:
+        return 0
+    scenarios, weights = zip(*USE_SCENARIOS, strict=True)
+    tz = timezone.get_current_timezone()
+    monday = timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday() + 7 * USE_WEEKS)
+    accepted = 0
+    for week in range(USE_WEEKS):
+        start = monday + dt.timedelta(weeks=week)
+        for hospital in hospitals:
+            records = []
+            for card_no, chip in rng.sample(held, min(len(held), rng.randint(15, 40))):
+                day = start + dt.timedelta(days=rng.randint(0, 6))
+                at = dt.datetime.combine(day, dt.time(rng.randint(7, 17), rng.randint(0, 59)), tzinfo=tz)
+                for step, scenario in enumerate(rng.choices(scenarios, weights, k=rng.randint(1, 3))):
+                    unknown = rng.random() < 0.01
+                    records.append(
+                        {
+                            "card_no": card_no,
+                            "chip_serial": "FFFF" + chip[4:] if unknown else chip,
+                            "used_at": (at + dt.timedelta(minutes=20 * step)).isoformat(),
+                            "scenario": scenario,
+                        }
+                    )
+            result = card_use_ingest_batch(
+                actor=actor, institution=hospital, batch_id=f"DEMO-{start:%G-W%V}", records=records
+            )
+            accepted += result.accepted
+    return accepted

@@ -48,3 +48,4 @@ from cards.actions.production import (  # noqa: F401
     plan_submit,
 )
 from cards.actions.stock import shipment_update, stock_in_record, stock_out_record  # noqa: F401
+from cards.actions.uses import card_use_daily_apply, card_use_ingest_batch  # noqa: F401

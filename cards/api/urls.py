@@ -2,12 +2,12 @@
 
 from rest_framework.routers import SimpleRouter
 
-from cards.api import applications, cards, holders, maintenance, production, stock
+from cards.api import applications, cards, holders, maintenance, production, stock, uses
 
 app_name = "cards-api"
 
 router = SimpleRouter()
-for module in (holders, applications, production, stock, cards, maintenance):
+for module in (holders, applications, production, stock, cards, maintenance, uses):
     for prefix, viewset, basename in module.ROUTES:
         router.register(prefix, viewset, basename=basename)
 urlpatterns = router.urls

@@ -6,6 +6,7 @@ from .holders import Resident
 from .maintenance import DeathRecord
 from .production import PlanItem, ProductionPlan
 from .stock import Shipment, StockIn, StockOut
+from .uses import CardUse, CardUseBatch, CardUseDaily, CardUseScenario  # noqa: F401  (card use, its own area)
 
 __all__ = [
     "Application",
