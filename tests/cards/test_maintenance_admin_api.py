@@ -149,7 +149,7 @@ def test_the_holder_page_blacklists_a_person_and_exports_the_timeline(client, ma
 
 
 @pytest.mark.django_db
-def test_another_city_does_not_see_the_person_entries(client, baoji, manager, active_card, system_actor):
+def test_another_city_does_not_see_the_person_entries(client, baoji, manager, active_card, system_actor):  # noqa: F811
     from cards import actions
 
     actions.person_blacklist_add(actor=system_actor, resident=active_card.resident, reason="骗保")
