@@ -617,3 +617,38 @@ def card_info_update(*, actor: Actor, card: Card, changes: dict) -> Card:
     audit_record(actor=actor, action="card.info_update", target=card, changes=changed)
     _event(actor, card, CardEventKind.CARD_CHANGED, data=changed)
     return card
+
+
+# --- Bringing the lists in line with the cards ---------------------------------------------------------------
+
+LIST_BY_STATE = {
+    C.LOST: ListReason.LOST,
+    C.REPLACED: ListReason.REPLACED,
+}
+SYNC_BATCH = 1000
+
+
+def card_lists_sync(*, actor: Actor) -> int:
+    """Put every card on the list its state calls for (cards that became active before the lists existed, a
+    node upgraded from Cards I): ACTIVE on the whitelist, LOST a hold, REPLACED / CANCELLED permanent.
+    Idempotent (an entry already there with the same reason takes no number); one transaction per batch.
+    Returns how many cards were looked at."""
+    ids = list(
+        Card.objects.exclude(chip_serial="")
+        .filter(status__in=(C.ACTIVE, C.LOST, C.REPLACED, C.CANCELLED))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for start in range(0, len(ids), SYNC_BATCH):
+        with transaction.atomic(durable=True):
+            for card in Card.objects.filter(pk__in=ids[start : start + SYNC_BATCH]).order_by("id"):
+                if card.status == C.ACTIVE:
+                    if card_blacklist_entry(card) is None:  # a manual entry keeps it off the whitelist
+                        card_whitelist(actor=actor, card=card)
+                    continue
+                card_unwhitelist(actor=actor, card=card, note="sync")
+                reason = LIST_BY_STATE.get(card.status) or CANCEL_LIST_REASON.get(
+                    card.status_reason, ListReason.CANCELLED
+                )
+                card_blacklist(actor=actor, card=card, reason=reason)
+    return len(ids)
