@@ -215,3 +215,24 @@ def test_api_death_record_and_counts(manager, make_active, system_actor):  # noq
     today = timezone.localdate().isoformat()
     rows = client.get(f"/api/v1/cards/lifecycle-counts/?date_from={today}&date_to={today}").json()
     assert {"region": card.region_id, "period": today[:7], "kind": "cancelled", "count": 1} in rows
+
+
+@pytest.mark.django_db
+def test_api_person_entry_and_timeline(manager, make_active):  # noqa: F811
+    client = api(manager)
+    card = make_active()
+    holder = card.resident
+    added = client.post(
+        f"/api/v1/holders/{holder.pk}/blacklist/",
+        {"reason": "骗保", "valid_until": "2030-01-01"},
+        format="json",
+    )
+    assert (
+        added.status_code == 200 and added.json()["listed"] and added.json()["decided_by"] == "xian_manager"
+    )
+    assert holder.document_number not in added.content.decode()
+    assert "person_blacklisted" in [
+        e["kind"] for e in client.get(f"/api/v1/holders/{holder.pk}/timeline/").json()
+    ]
+    removed = client.post(f"/api/v1/holders/{holder.pk}/unblacklist/", {"reason": "复核撤销"}, format="json")
+    assert removed.status_code == 200 and not removed.json()["listed"]
