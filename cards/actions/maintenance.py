@@ -28,6 +28,7 @@ from cards.actions.lists import (
     person_label,
     person_list_subject,
 )
+from cards.actions.stock import _institution_fields
 from cards.choices import (
     CARD_INFO_FIELDS,
     HOLDER_CONTACT_FIELDS,
@@ -41,7 +42,6 @@ from cards.choices import (
 )
 from cards.models import Card, DeathRecord, Resident
 from cards.personalisation import CARD_VALIDITY_YEARS, add_years
-from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import EntryType, ListName, ListReason
@@ -190,18 +190,6 @@ def _card_unreport_loss(*, actor: Actor, card: Card, check: dict, note: str, ins
 # --- Replacement (补换卡) ------------------------------------------------------------------------------------
 
 
-def _issuing_point_fields(institution) -> dict:
-    if institution is None:
-        return {}
-    if isinstance(institution, MedicalInstitution):
-        return {"medical_institution": institution, "financial_institution": None}
-    if isinstance(institution, FinancialInstitution):
-        return {"medical_institution": None, "financial_institution": institution}
-    raise DomainError(
-        _("An issuing point is a medical institution or a bank branch."), code="invalid_issuing_point"
-    )
-
-
 @transaction.atomic(durable=True)
 def card_replace(
     *, actor: Actor, card: Card, reason: str, note: str = "", new_chip_serial: str = "", institution=None
@@ -252,7 +240,7 @@ def card_replace(
             collected_at=now,
             expires_on=add_years(timezone.localdate(now), CARD_VALIDITY_YEARS),
             created_at=now,
-            **_issuing_point_fields(institution),
+            **(_institution_fields(institution) if institution is not None else {}),
         )
         journal_card(new)
         card_whitelist(actor=actor, card=new)
@@ -629,3 +617,38 @@ def card_info_update(*, actor: Actor, card: Card, changes: dict) -> Card:
     audit_record(actor=actor, action="card.info_update", target=card, changes=changed)
     _event(actor, card, CardEventKind.CARD_CHANGED, data=changed)
     return card
+
+
+# --- Bringing the lists in line with the cards ---------------------------------------------------------------
+
+LIST_BY_STATE = {
+    C.LOST: ListReason.LOST,
+    C.REPLACED: ListReason.REPLACED,
+}
+SYNC_BATCH = 1000
+
+
+def card_lists_sync(*, actor: Actor) -> int:
+    """Put every card on the list its state calls for (cards that became active before the lists existed, a
+    node upgraded from Cards I): ACTIVE on the whitelist, LOST a hold, REPLACED / CANCELLED permanent.
+    Idempotent (an entry already there with the same reason takes no number); one transaction per batch.
+    Returns how many cards were looked at."""
+    ids = list(
+        Card.objects.exclude(chip_serial="")
+        .filter(status__in=(C.ACTIVE, C.LOST, C.REPLACED, C.CANCELLED))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    for start in range(0, len(ids), SYNC_BATCH):
+        with transaction.atomic(durable=True):
+            for card in Card.objects.filter(pk__in=ids[start : start + SYNC_BATCH]).order_by("id"):
+                if card.status == C.ACTIVE:
+                    if card_blacklist_entry(card) is None:  # a manual entry keeps it off the whitelist
+                        card_whitelist(actor=actor, card=card)
+                    continue
+                card_unwhitelist(actor=actor, card=card, note="sync")
+                reason = LIST_BY_STATE.get(card.status) or CANCEL_LIST_REASON.get(
+                    card.status_reason, ListReason.CANCELLED
+                )
+                card_blacklist(actor=actor, card=card, reason=reason)
+    return len(ids)

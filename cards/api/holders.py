@@ -15,10 +15,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from cards.actions.holders import EDITABLE, holder_register, holder_reveal, holder_update
+from cards.actions.maintenance import person_blacklist_add, person_blacklist_remove
 from cards.admin.holders import HOLDER_COLUMNS
 from cards.choices import ContactRelation, DocumentType, Ethnicity
 from cards.filtersets.holders import HolderFilterSet
 from cards.models import Resident
+from cards.selectors.cards import person_timeline
 from cards.selectors.holders import DIMENSIONS, holder_statistics, statistics_sheet
 from registry.actors import Actor
 from registry.api.mixins import ExportMixin, ScopedViewSetMixin
@@ -173,6 +175,22 @@ class RevealSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
+class PersonBlacklistSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, help_text="Why, and who decided")
+    valid_until = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+def person_entry_data(entry) -> dict:
+    return {
+        "list_number": entry.removed_number or entry.added_number,
+        "label": entry.label,
+        "reason": entry.note,
+        "valid_until": entry.valid_until,
+        "decided_by": entry.added_by,
+        "listed": entry.removed_number is None,
+    }
+
+
 class HolderViewSet(
     ExportMixin,
     ScopedViewSetMixin,
@@ -243,6 +261,38 @@ class HolderViewSet(
             actor=self.actor(), resident=self.get_object(), reason=reason.validated_data["reason"]
         )
         return Response({"id": int(pk), **values})
+
+    @extend_schema(request=PersonBlacklistSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def blacklist(self, request, pk=None):
+        """Put the person on the blacklist (reason, optional end date): they cannot apply for or use a card."""
+        if not request.user.has_perm("cards.change_resident"):
+            raise PermissionDenied
+        data = PersonBlacklistSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = person_blacklist_add(actor=self.actor(), resident=self.get_object(), **data.validated_data)
+        return Response(person_entry_data(entry))
+
+    @extend_schema(request=RevealSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def unblacklist(self, request, pk=None):
+        """Take the person off the blacklist (mandatory reason)."""
+        if not request.user.has_perm("cards.change_resident"):
+            raise PermissionDenied
+        data = RevealSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = person_blacklist_remove(
+            actor=self.actor(), resident=self.get_object(), reason=data.validated_data["reason"]
+        )
+        return Response(person_entry_data(entry))
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        """The person's case history across all their cards, oldest first."""
+        from cards.api.cards import CardEventSerializer
+
+        return Response(CardEventSerializer(person_timeline(resident=self.get_object()), many=True).data)
 
     @extend_schema(
         parameters=[

@@ -3,7 +3,7 @@
 from .applications import Application, ApplicationBatch, ApplicationReview
 from .cards import Card, CardEvent
 from .holders import Resident
-from .maintenance import DeathRecord
+from .maintenance import DeathRecord, PersonBlacklistEntry
 from .production import PlanItem, ProductionPlan
 from .stock import Shipment, StockIn, StockOut
 from .uses import CardUse, CardUseBatch, CardUseDaily, CardUseScenario  # noqa: F401  (card use, its own area)
@@ -15,6 +15,7 @@ __all__ = [
     "Card",
     "CardEvent",
     "DeathRecord",
+    "PersonBlacklistEntry",
     "PlanItem",
     "ProductionPlan",
     "Resident",

@@ -4,6 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cards.choices import DeathRecordStatus
+from registry.models import ListEntry
 from registry.protection import BlindIndexField, EncryptedTextField
 
 
@@ -49,3 +50,12 @@ class DeathRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registry} {self.record_id}"
+
+
+class PersonBlacklistEntry(ListEntry):
+    """The person entries of registry's blacklist, as the cards admin lists them (a proxy: no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("blacklisted person")
+        verbose_name_plural = _("blacklisted persons")

@@ -140,6 +140,22 @@ def test_the_holder_page_blacklists_a_person_and_exports_the_timeline(client, ma
     assert CardEvent.objects.filter(resident=holder, kind=CardEventKind.PERSON_BLACKLISTED).exists()
     text = xlsx_text(client.get(f"/admin/cards/resident/{holder.pk}/timeline.xlsx"))
     assert zh(CardEventKind.PERSON_BLACKLISTED.label) in text and holder.document_number not in text
+    # The people on the blacklist: who, why, until when, who decided; exported; another city sees none.
+    listed = client.get("/admin/cards/personblacklistentry/")
+    assert listed.status_code == 200 and [e.note for e in listed.context["cl"].result_list] == ["骗保"]
+    sheet = xlsx_text(client.get("/admin/cards/personblacklistentry/export/xlsx/"))
+    assert "骗保" in sheet and "2030-01-01" in sheet and "xian_manager" in sheet
+    assert holder.document_number not in sheet
+
+
+@pytest.mark.django_db
+def test_another_city_does_not_see_the_person_entries(client, baoji, manager, active_card, system_actor):  # noqa: F811
+    from cards import actions
+
+    actions.person_blacklist_add(actor=system_actor, resident=active_card.resident, reason="骗保")
+    client.force_login(baoji)
+    assert list(client.get("/admin/cards/personblacklistentry/").context["cl"].result_list) == []
+    assert client.get(f"/admin/cards/resident/{active_card.resident_id}/unblacklist/").status_code == 404
 
 
 # --- Staff API ----------------------------------------------------------------------------------------------------
@@ -199,3 +215,24 @@ def test_api_death_record_and_counts(manager, make_active, system_actor):  # noq
     today = timezone.localdate().isoformat()
     rows = client.get(f"/api/v1/cards/lifecycle-counts/?date_from={today}&date_to={today}").json()
     assert {"region": card.region_id, "period": today[:7], "kind": "cancelled", "count": 1} in rows
+
+
+@pytest.mark.django_db
+def test_api_person_entry_and_timeline(manager, make_active):  # noqa: F811
+    client = api(manager)
+    card = make_active()
+    holder = card.resident
+    added = client.post(
+        f"/api/v1/holders/{holder.pk}/blacklist/",
+        {"reason": "骗保", "valid_until": "2030-01-01"},
+        format="json",
+    )
+    assert (
+        added.status_code == 200 and added.json()["listed"] and added.json()["decided_by"] == "xian_manager"
+    )
+    assert holder.document_number not in added.content.decode()
+    assert "person_blacklisted" in [
+        e["kind"] for e in client.get(f"/api/v1/holders/{holder.pk}/timeline/").json()
+    ]
+    removed = client.post(f"/api/v1/holders/{holder.pk}/unblacklist/", {"reason": "复核撤销"}, format="json")
+    assert removed.status_code == 200 and not removed.json()["listed"]

@@ -48,3 +48,22 @@ def test_card_refusal_names_state_card_entry_and_person_entry(make_active, syste
     assert card_refusal(card=other) == "blacklisted"
     third = loss(make_active(), system_actor)
     assert card_refusal(card=third) == "lost"
+
+
+@pytest.mark.django_db
+def test_card_lists_sync_lists_cards_that_predate_the_lists(make_active, system_actor):  # noqa: F811
+    from django.core.management import call_command
+
+    from cards.models import Card
+    from registry.choices import ListName
+    from registry.models import ListEntry
+    from tests.cards.test_maintenance_actions import black, white
+
+    active, lost = make_active(), loss(make_active(), system_actor)
+    ListEntry.objects.all().delete()  # as on a node upgraded from Cards I
+    Card.objects.filter(pk=lost.pk).update(status="lost")
+    call_command("card_lists", "sync")
+    assert white(active).reason == "active" and black(lost).reason == "lost" and white(lost) is None
+    count = ListEntry.objects.filter(list_name=ListName.WHITELIST).count()
+    call_command("card_lists", "sync")  # again: nothing new
+    assert ListEntry.objects.filter(list_name=ListName.WHITELIST).count() == count
