@@ -27,7 +27,7 @@ from registry.errors import DomainError
 from registry.journal import JOURNAL_COUNTER
 from registry.models import Counter, JournalEntry
 from registry.scope import user_can_see_region
-from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint
+from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint, MonthlyCount
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,26 @@ def _makers(plan_numbers: set[str]) -> dict[str, str]:
     )
 
 
+def _monthly(tally: Tally) -> Tally:
+    months: Tally = Tally()
+    for (day, *rest), count in tally.items():
+        months[(day.replace(day=1), *rest)] += count
+    return months
+
+
 def _add(tally: Tally) -> None:
-    """Add counts to the fact rows (one UPDATE per touched key; a new key is created)."""
+    """Add counts to the daily and monthly rows (one UPDATE per touched key; a new key is created)."""
+    for model, counts in ((DailyCount, tally), (MonthlyCount, _monthly(tally))):
+        _add_to(model, counts)
+
+
+def _add_to(model, tally: Tally) -> None:
     for (day, region, institution, maker, measure), count in tally.items():
         key = dict(
             day=day, region=region, institution_code=institution, card_maker_code=maker, measure=measure
         )
-        if not DailyCount.objects.filter(**key).update(count=F("count") + count):
-            DailyCount.objects.create(count=count, **key)
+        if not model.objects.filter(**key).update(count=F("count") + count):
+            model.objects.create(count=count, **key)
 
 
 def stats_fold(*, limit: int = FOLD_BATCH, batches: int | None = None) -> int:
@@ -141,21 +153,22 @@ def stats_rebuild(*, actor: Actor) -> int:
         for g in groups:
             maker = g["maker"] or makers.get(g["plan"] or "", "")
             tally[(g["day"], g["region_id"], g["institution_code"], maker, g["kind"])] += g["n"]
-        DailyCount.objects.all().delete()
-        DailyCount.objects.bulk_create(
-            [
-                DailyCount(
-                    day=day,
-                    region=region,
-                    institution_code=inst,
-                    card_maker_code=maker,
-                    measure=measure,
-                    count=n,
-                )
-                for (day, region, inst, maker, measure), n in tally.items()
-            ],
-            batch_size=2000,
-        )
+        for model, counts in ((DailyCount, tally), (MonthlyCount, _monthly(tally))):
+            model.objects.all().delete()
+            model.objects.bulk_create(
+                [
+                    model(
+                        day=day,
+                        region=region,
+                        institution_code=inst,
+                        card_maker_code=maker,
+                        measure=measure,
+                        count=n,
+                    )
+                    for (day, region, inst, maker, measure), n in counts.items()
+                ],
+                batch_size=2000,
+            )
         checkpoint.seq = top
         checkpoint.updated_at = timezone.now()
         checkpoint.save(update_fields=["seq", "updated_at"])

@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from stats.choices import TargetMeasure
 
 
-class DailyCount(models.Model):
-    """One day's count of one measure at one county, institution and card maker (the fact table).
+class FactCount(models.Model):
+    """One period's count of one measure at one county, institution and card maker.
 
     Measures are case-history event kinds (cards.choices.CardEventKind), so every kind a later issue adds
     (loss, replacement, cancellation) is counted without a change here. Figures sum these rows; they never
@@ -26,6 +26,16 @@ class DailyCount(models.Model):
     count = models.BigIntegerField(_("count"), default=0)
 
     class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.region} {self.measure} {self.count}"
+
+
+class DailyCount(FactCount):
+    """The fact table: one row per day and key."""
+
+    class Meta:
         verbose_name = _("figure")
         verbose_name_plural = _("figures")
         constraints = [
@@ -39,8 +49,23 @@ class DailyCount(models.Model):
             models.Index(fields=["measure", "region", "day"], name="stats_daily_measure_region"),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.day} {self.region} {self.measure} {self.count}"
+
+class MonthlyCount(FactCount):
+    """The same counts per month (`day` is the month's first day): a year's figure reads 12 rows, not 365."""
+
+    class Meta:
+        verbose_name = _("monthly figure")
+        verbose_name_plural = _("monthly figures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "region", "institution_code", "card_maker_code", "measure"],
+                name="stats_monthlycount_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["measure", "day"], name="stats_monthly_measure_day"),
+            models.Index(fields=["measure", "region", "day"], name="stats_monthly_measure_region"),
+        ]
 
 
 class FoldCheckpoint(models.Model):

@@ -25,7 +25,7 @@ from registry.models.regions import region_prefix
 from registry.scope import scope_queryset, user_scope_prefix
 from stats.choices import Grouping, TargetMeasure
 from stats.filtersets import FigureFilters
-from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint
+from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint, MonthlyCount
 
 G = Grouping
 Counts = dict[str, int]
@@ -90,11 +90,32 @@ def child_length(prefix: str) -> int:
     return min(len(prefix) + 2, 6)
 
 
-def fact_rows(user, filters: FigureFilters) -> QuerySet[DailyCount]:
+def periods(filters: FigureFilters) -> list[tuple[type, dt.date, dt.date]]:
+    """The fact tables and date ranges that together cover the filters' dates: whole months from the monthly
+    rows, the days before and after them from the daily rows (grouping by day reads daily rows only)."""
+    start, end = filters.date_from, filters.date_to
+    if filters.by == G.DAY:
+        return [(DailyCount, start, end)]
+    first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    after_end = end + dt.timedelta(days=1)
+    last = (
+        after_end.replace(day=1) - dt.timedelta(days=1) if after_end.day != 1 else end
+    )  # last full month's end
+    if first > last:
+        return [(DailyCount, start, end)]
+    parts = [(MonthlyCount, first, last.replace(day=1))]
+    if start < first:
+        parts.append((DailyCount, start, first - dt.timedelta(days=1)))
+    if last < end:
+        parts.append((DailyCount, last + dt.timedelta(days=1), end))
+    return parts
+
+
+def fact_rows(user, filters: FigureFilters, model=DailyCount, start=None, end=None) -> QuerySet:
     prefix = effective_prefix(user, filters)
     if prefix is None:
-        return DailyCount.objects.none()
-    queryset = DailyCount.objects.filter(day__gte=filters.date_from, day__lte=filters.date_to)
+        return model.objects.none()
+    queryset = model.objects.filter(day__gte=start or filters.date_from, day__lte=end or filters.date_to)
     if prefix:
         queryset = queryset.filter(region__startswith=prefix)
     if filters.institution:
@@ -130,14 +151,17 @@ def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[A
     prefix = effective_prefix(user, filters)
     if prefix is None:
         return {}
-    grouped = (
-        fact_rows(user, filters)
-        .filter(measure__in=list(measures))
+    measures = list(measures)
+    grouped = [
+        row
+        for model, start, end in periods(filters)
+        for row in fact_rows(user, filters, model, start, end)
+        .filter(measure__in=measures)
         .annotate(g=_group_expression(filters.by, prefix))
         .values("g", "measure")
         .order_by()
         .annotate(n=Sum("count"))
-    )
+    ]
     out: dict[Any, Counts] = defaultdict(dict)
     for row in grouped:
         key = row["g"]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MEASURES = ("applied", "planned", "produced", "stocked_in", "dispatched", "delivered", "collected")
+PRODUCTION = ("planned", "produced", "stocked_in")
 MAKERS = ("BENCHMAKER000000A1", "BENCHMAKER000000B2", "BENCHMAKER000000C3")
 TAG = "BENCH"  # institution codes of generated rows start with it (and cleanup finds them by it)
 
@@ -73,16 +74,8 @@ def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.dat
                 institution = f"{TAG}{county}{i:03d}".ljust(18, "0")
                 maker = MAKERS[i % len(MAKERS)]
                 for measure in MEASURES:
-                    # Issuance rows carry an institution, production rows a card maker.
-                    production = measure in ("planned", "produced")
-                    yield (
-                        day,
-                        county,
-                        "" if production else institution,
-                        maker if production else "",
-                        measure,
-                        per_row,
-                    )
+                    # Every row carries the applying institution; production rows the card maker too.
+                    yield (day, county, institution, maker if measure in PRODUCTION else "", measure, per_row)
 
     columns = ("day", "region", "institution_code", "card_maker_code", "measure", "count")
     with transaction.atomic():
@@ -111,14 +104,51 @@ def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.dat
                     DailyCount.objects.bulk_create(batch)
                     batch = []
             DailyCount.objects.bulk_create(batch)
+        monthly(connection)
     return written
 
 
-def cleanup() -> None:
-    from stats.models import DailyCount
+def monthly(connection) -> None:
+    """The monthly rows of the generated daily ones (what the fold writes alongside each daily count)."""
+    from django.db.models import Sum
+    from django.db.models.functions import TruncMonth
 
-    DailyCount.objects.filter(institution_code__startswith=TAG).delete()
-    DailyCount.objects.filter(card_maker_code__in=MAKERS).delete()
+    from stats.models import DailyCount, MonthlyCount
+
+    keys = ("month", "region", "institution_code", "card_maker_code", "measure")
+    grouped = (
+        DailyCount.objects.filter(institution_code__startswith=TAG)
+        .annotate(month=TruncMonth("day"))
+        .values(*keys)
+        .order_by()
+        .annotate(n=Sum("count"))
+    )
+    batch = []
+    for row in grouped.iterator(chunk_size=20_000):
+        batch.append(
+            MonthlyCount(
+                day=row["month"],
+                region=row["region"],
+                institution_code=row["institution_code"],
+                card_maker_code=row["card_maker_code"],
+                measure=row["measure"],
+                count=row["n"],
+            )
+        )
+        if len(batch) == 20_000:
+            MonthlyCount.objects.bulk_create(batch)
+            batch = []
+    MonthlyCount.objects.bulk_create(batch)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {MonthlyCount._meta.db_table}")
+
+
+def cleanup() -> None:
+    from stats.models import DailyCount, MonthlyCount
+
+    for model in (DailyCount, MonthlyCount):
+        model.objects.filter(institution_code__startswith=TAG).delete()
 
 
 def requests(today: dt.date) -> list[tuple[str, str, dict]]:

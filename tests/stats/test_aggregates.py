@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cards.choices import CardEventKind, PlanItemStatus
 from cards.models import Application, Card, CardEvent, PlanItem
 from stats.actions import stats_fold, stats_rebuild
-from stats.models import DailyCount, FoldCheckpoint
+from stats.models import DailyCount, FoldCheckpoint, MonthlyCount
 
 from .conftest import COUNTIES
 
@@ -53,8 +53,23 @@ def maker_produced_direct() -> Counter:
     )
 
 
+def monthly_counts(model) -> Counter:
+    out = Counter()
+    for row in model.objects.values(
+        "day", "region", "institution_code", "card_maker_code", "measure", "count"
+    ):
+        out[
+            (
+                row["day"].replace(day=1),
+                *[row[k] for k in ("region", "institution_code", "card_maker_code", "measure")],
+            )
+        ] += row["count"]
+    return +out
+
+
 def assert_facts_equal_direct_counts() -> None:
     assert fact_counts() == event_counts()
+    assert monthly_counts(MonthlyCount) == monthly_counts(DailyCount)
     assert maker_produced_facts() == maker_produced_direct()
     applied = DailyCount.objects.filter(measure=CardEventKind.APPLIED).aggregate(n=Sum("count"))["n"] or 0
     assert applied == Application.objects.count()

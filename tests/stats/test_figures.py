@@ -139,3 +139,22 @@ def test_assessment_scorecard_compares_with_the_centres_targets(province, make_u
     city = Actor.for_user(make_user("xian", roles=["统计员"], scope="610100"))
     with pytest.raises(DomainError):
         assessment_target_set(actor=city, year=year, region_id="610300", measure="cards_issued", value=1)
+
+
+@pytest.mark.django_db
+def test_a_range_of_whole_months_reads_monthly_rows_and_the_edges_daily_rows(province, make_user):
+    from stats.models import DailyCount, MonthlyCount
+    from stats.selectors import periods
+
+    user = make_user("prov", roles=["统计员"], scope="610000")
+    today = timezone.localdate()
+    span = FigureFilters(date_from=today.replace(day=1) - dt.timedelta(days=40), date_to=today)
+    parts = periods(span)
+    assert [p[0] for p in parts] == [MonthlyCount, DailyCount, DailyCount]
+    covered = sorted((start, end if model is DailyCount else None) for model, start, end in parts)
+    assert covered[0][0] == span.date_from
+    # The same figures whichever tables they come from.
+    daily_only = figure_rows(user=user, name="issuance", filters=by(span, Grouping.DAY))[-1]
+    mixed = figure_rows(user=user, name="issuance", filters=by(span, Grouping.REGION))[-1]
+    assert {k: v for k, v in daily_only.items() if k != "key"} == {k: v for k, v in mixed.items() if k != "key"}
+    assert mixed["received"] == 9
