@@ -143,8 +143,10 @@ class FigureAdmin(admin.ModelAdmin):
         actions.stats_fold(batches=FOLD_ON_READ)
         form = FigureFilterForm(request.GET or None)
         filters = form.filters()
-        headline, fresh = selectors.dashboard_headline(user=request.user, filters=filters)
         drill = selectors.dashboard_drill(user=request.user, filters=filters)
+        headline, fresh = selectors.dashboard_headline(
+            user=request.user, filters=filters, issuance=drill.get("total")
+        )
         trend = selectors.dashboard_trend(user=request.user, filters=filters)
         for row in [*drill["children"], drill.get("total") or {}]:
             for key, value in row.items():

@@ -453,11 +453,14 @@ def trend_register(measure: str, label) -> None:
     TRENDS.append((measure, label))
 
 
-def dashboard_headline(*, user, filters: FigureFilters) -> list[dict]:
-    """The scope's headline numbers for the period (each with its freshness)."""
+def dashboard_headline(
+    *, user, filters: FigureFilters, issuance: dict | None = None
+) -> tuple[list[dict], Any]:
+    """The scope's headline numbers for the period, and how fresh they are (`issuance`: its total row, when
+    the caller has it already)."""
     fresh = fold_updated_at()
-    issuance = figure_rows(user=user, name="issuance", filters=filters)[-1]
-    production = figure_rows(user=user, name="production", filters=filters)[-1]
+    issuance = issuance or figure_rows(user=user, name="issuance", filters=filters)[-1]
+    production = figure_rows(user=user, name="production", filters=by_total(filters))[-1]
     return [
         {"key": "received", "label": str(_("applications received")), "value": issuance["received"]},
         {"key": "produced", "label": str(_("cards produced")), "value": production["produced"]},
@@ -467,15 +470,31 @@ def dashboard_headline(*, user, filters: FigureFilters) -> list[dict]:
     ], fresh
 
 
+def by_total(filters: FigureFilters) -> FigureFilters:
+    """Filters whose grouping gives few groups (only the total is wanted): by card maker."""
+    return FigureFilters(**{**filters.__dict__, "by": G.CARD_MAKER})
+
+
+TREND_DAILY_UP_TO = 92  # longer periods trend by month
+
+
 def dashboard_trend(*, user, filters: FigureFilters) -> dict:
     days = (filters.date_to - filters.date_from).days + 1
-    axis = [filters.date_from + dt.timedelta(days=i) for i in range(days)]
-    by_day = fact_counts(user, FigureFilters(**{**filters.__dict__, "by": G.DAY}), [m for m, _l in TRENDS])
+    if days <= TREND_DAILY_UP_TO:
+        axis = [filters.date_from + dt.timedelta(days=i) for i in range(days)]
+        grouping, label = G.DAY, dt.date.isoformat
+    else:
+        axis, month = [], filters.date_from.replace(day=1)
+        while month <= filters.date_to:
+            axis.append(month)
+            month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        grouping, label = G.MONTH, lambda d: d.strftime("%Y-%m")
+    counts = fact_counts(user, FigureFilters(**{**filters.__dict__, "by": grouping}), [m for m, _l in TRENDS])
     return {
-        "days": [d.isoformat() for d in axis],
+        "days": [label(d) for d in axis],
         "series": [
-            {"measure": m, "name": str(label), "data": [by_day.get(d, {}).get(m, 0) for d in axis]}
-            for m, label in TRENDS
+            {"measure": m, "name": str(name), "data": [counts.get(d, {}).get(m, 0) for d in axis]}
+            for m, name in TRENDS
         ],
     }
 
