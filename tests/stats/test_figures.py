@@ -156,5 +156,7 @@ def test_a_range_of_whole_months_reads_monthly_rows_and_the_edges_daily_rows(pro
     # The same figures whichever tables they come from.
     daily_only = figure_rows(user=user, name="issuance", filters=by(span, Grouping.DAY))[-1]
     mixed = figure_rows(user=user, name="issuance", filters=by(span, Grouping.REGION))[-1]
-    assert {k: v for k, v in daily_only.items() if k != "key"} == {k: v for k, v in mixed.items() if k != "key"}
+    assert {k: v for k, v in daily_only.items() if k != "key"} == {
+        k: v for k, v in mixed.items() if k != "key"
+    }
     assert mixed["received"] == 9
