@@ -16,6 +16,7 @@ class FactCount(models.Model):
     """
 
     REGION_SCOPE_FIELD = "region"
+    KEY = ("day", "region", "institution_code", "card_maker_code", "measure")
 
     day = models.DateField(_("day"))
     # The county code (six digits); a province or city is a prefix of it.
@@ -66,6 +67,45 @@ class MonthlyCount(FactCount):
             models.Index(fields=["measure", "day"], name="stats_monthly_measure_day"),
             models.Index(fields=["measure", "region", "day"], name="stats_monthly_measure_region"),
         ]
+
+
+class RegionFact(models.Model):
+    """The same counts without institution and card maker: bounded by days x counties x measures however many
+    cards there are, so the dashboard and the figures by region or period stay fast as the data grows."""
+
+    REGION_SCOPE_FIELD = "region"
+    KEY = ("day", "region", "measure")
+
+    day = models.DateField(_("day"))
+    region = models.CharField(_("region code"), max_length=6)
+    measure = models.CharField(_("measure"), max_length=32)
+    count = models.BigIntegerField(_("count"), default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.region} {self.measure} {self.count}"
+
+
+class RegionDailyCount(RegionFact):
+    class Meta:
+        verbose_name = _("daily figure by region")
+        verbose_name_plural = _("daily figures by region")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "region", "measure"], name="stats_regionday_key")
+        ]
+        indexes = [models.Index(fields=["measure", "day", "region"], name="stats_regionday_measure")]
+
+
+class RegionMonthlyCount(RegionFact):
+    class Meta:
+        verbose_name = _("monthly figure by region")
+        verbose_name_plural = _("monthly figures by region")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "region", "measure"], name="stats_regionmonth_key")
+        ]
+        indexes = [models.Index(fields=["measure", "day", "region"], name="stats_regionmonth_measure")]
 
 
 class FoldCheckpoint(models.Model):

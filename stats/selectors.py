@@ -25,7 +25,14 @@ from registry.models.regions import region_prefix
 from registry.scope import scope_queryset, user_scope_prefix
 from stats.choices import Grouping, TargetMeasure
 from stats.filtersets import FigureFilters
-from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint, MonthlyCount
+from stats.models import (
+    AssessmentTarget,
+    DailyCount,
+    FoldCheckpoint,
+    MonthlyCount,
+    RegionDailyCount,
+    RegionMonthlyCount,
+)
 
 G = Grouping
 Counts = dict[str, int]
@@ -94,20 +101,23 @@ def periods(filters: FigureFilters) -> list[tuple[type, dt.date, dt.date]]:
     """The fact tables and date ranges that together cover the filters' dates: whole months from the monthly
     rows, the days before and after them from the daily rows (grouping by day reads daily rows only)."""
     start, end = filters.date_from, filters.date_to
+    # Without an institution or card maker in the filters or the grouping, the tables by region serve.
+    by_region = not (filters.institution or filters.card_maker or filters.by in (G.INSTITUTION, G.CARD_MAKER))
+    daily, monthly = (RegionDailyCount, RegionMonthlyCount) if by_region else (DailyCount, MonthlyCount)
     if filters.by == G.DAY:
-        return [(DailyCount, start, end)]
+        return [(daily, start, end)]
     first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     after_end = end + dt.timedelta(days=1)
     last = (
         after_end.replace(day=1) - dt.timedelta(days=1) if after_end.day != 1 else end
     )  # last full month's end
     if first > last:
-        return [(DailyCount, start, end)]
-    parts = [(MonthlyCount, first, last.replace(day=1))]
+        return [(daily, start, end)]
+    parts = [(monthly, first, last.replace(day=1))]
     if start < first:
-        parts.append((DailyCount, start, first - dt.timedelta(days=1)))
+        parts.append((daily, start, first - dt.timedelta(days=1)))
     if last < end:
-        parts.append((DailyCount, last + dt.timedelta(days=1), end))
+        parts.append((daily, last + dt.timedelta(days=1), end))
     return parts
 
 
@@ -327,28 +337,53 @@ figure_register(
 
 
 def institution_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
-    """Registers counted directly (thousands of rows, not millions), by region one level down."""
+    """Registers counted directly (thousands of rows, not millions), by region one level down or by the
+    medical institutions' category (card makers and banks have none: they count under their region only)."""
+    from institutions.choices import InstitutionCategory
+    from vendors.choices import ActualUseStatus
     from vendors.models import ActualUse
 
     prefix = effective_prefix(user, filters)
     if prefix is None:
-        return table(figure, {}, G.REGION)
-    length = child_length(prefix)
-    counts: dict[Any, Counts] = defaultdict(dict)
-    sources = [
-        ("medical", MedicalInstitution.objects.all(), Count("id")),
-        ("card_makers", CardMaker.objects.all(), Count("id")),
-        ("banks", FinancialInstitution.objects.all(), Count("id")),
-        ("actual_use", ActualUse.objects.all(), Count("id")),
-        ("devices", ActualUse.objects.all(), Sum("quantity")),
+        return table(figure, {}, filters.by)
+    in_use = ActualUse.objects.filter(status=ActualUseStatus.IN_USE)
+    if filters.by == G.CATEGORY:
+        group, sources = F("category"), [("medical", MedicalInstitution.objects.all(), Count("id"))]
+        use_group = F("medical_institution__category")
+    else:
+        group = use_group = Substr("region_id", 1, child_length(prefix))
+        sources = [
+            ("medical", MedicalInstitution.objects.all(), Count("id")),
+            ("card_makers", CardMaker.objects.all(), Count("id")),
+            ("banks", FinancialInstitution.objects.all(), Count("id")),
+        ]
+    sources += [
+        ("actual_use", in_use, Count("id")),
+        ("devices", in_use, Sum("quantity")),
+        ("products", in_use, Count("product", distinct=True)),
     ]
+    counts: dict[Any, Counts] = defaultdict(dict)
     for measure, queryset, aggregate in sources:
         queryset = scope_queryset(queryset, user).filter(region__code__startswith=prefix)
-        for row in (
-            queryset.annotate(g=Substr("region_id", 1, length)).values("g").order_by().annotate(n=aggregate)
-        ):
-            counts[row["g"].ljust(6, "0")][measure] = row["n"] or 0
-    return table(figure, counts, G.REGION)
+        expression = use_group if queryset.model is ActualUse else group
+        for row in queryset.annotate(g=expression).values("g").order_by().annotate(n=aggregate):
+            key = row["g"] or ""
+            if filters.by == G.REGION:
+                key = key.ljust(6, "0")
+            counts[key][measure] = row["n"] or 0
+    # A product used in two regions is one product in the total (the rows count it once each).
+    distinct = scope_queryset(in_use, user).filter(region__code__startswith=prefix)
+    products = distinct.aggregate(n=Count("product", distinct=True))["n"] or 0
+    if filters.by == G.CATEGORY:
+        names = dict(InstitutionCategory.choices)
+        rows = table(figure, counts, G.INSTITUTION)
+        for row in rows:
+            if not row.get("total"):
+                row["label"] = str(names.get(row["key"], _("(none)")))
+    else:
+        rows = table(figure, counts, G.REGION)
+    rows[-1]["products"] = products
+    return rows
 
 
 figure_register(
@@ -364,8 +399,9 @@ figure_register(
             FigureColumn("banks", _("bank branches"), lambda c: _sum(c, "banks")),
             FigureColumn("actual_use", _("actual-use registrations"), lambda c: _sum(c, "actual_use")),
             FigureColumn("devices", _("devices in use"), lambda c: _sum(c, "devices")),
+            FigureColumn("products", _("filed products in use"), lambda c: _sum(c, "products")),
         ],
-        groupings=(G.REGION,),
+        groupings=(G.REGION, G.CATEGORY),
         rows=institution_rows,
         fresh=lambda: None,  # read live from the registers
     )
@@ -471,8 +507,8 @@ def dashboard_headline(
 
 
 def by_total(filters: FigureFilters) -> FigureFilters:
-    """Filters whose grouping gives few groups (only the total is wanted): by card maker."""
-    return FigureFilters(**{**filters.__dict__, "by": G.CARD_MAKER})
+    """Filters whose grouping gives few groups and reads the small tables (only the total is wanted)."""
+    return FigureFilters(**{**filters.__dict__, "by": G.MONTH})
 
 
 TREND_DAILY_UP_TO = 92  # longer periods trend by month
