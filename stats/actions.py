@@ -9,6 +9,7 @@ from a child node (re-journaled with their origin) are counted at the parent the
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import logging
 from collections import Counter as Tally
 
@@ -27,7 +28,14 @@ from registry.errors import DomainError
 from registry.journal import JOURNAL_COUNTER
 from registry.models import Counter, JournalEntry
 from registry.scope import user_can_see_region
-from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint
+from stats.models import (
+    AssessmentTarget,
+    DailyCount,
+    FoldCheckpoint,
+    MonthlyCount,
+    RegionDailyCount,
+    RegionMonthlyCount,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +58,38 @@ def _makers(plan_numbers: set[str]) -> dict[str, str]:
     )
 
 
+def _monthly(tally: Tally) -> Tally:
+    months: Tally = Tally()
+    for (day, *rest), count in tally.items():
+        months[(day.replace(day=1), *rest)] += count
+    return months
+
+
+def _by_region(tally: Tally) -> Tally:
+    regions: Tally = Tally()
+    for (day, region, _institution, _maker, measure), count in tally.items():
+        regions[(day, region, measure)] += count
+    return regions
+
+
+def _tables(tally: Tally) -> list[tuple[type, Tally]]:
+    """Every fact table with the counts it gets from one tally of (day, county, institution, maker, measure)."""
+    months = _monthly(tally)
+    return [
+        (DailyCount, tally),
+        (MonthlyCount, months),
+        (RegionDailyCount, _by_region(tally)),
+        (RegionMonthlyCount, _by_region(months)),
+    ]
+
+
 def _add(tally: Tally) -> None:
-    """Add counts to the fact rows (one UPDATE per touched key; a new key is created)."""
-    for (day, region, institution, maker, measure), count in tally.items():
-        key = dict(
-            day=day, region=region, institution_code=institution, card_maker_code=maker, measure=measure
-        )
-        if not DailyCount.objects.filter(**key).update(count=F("count") + count):
-            DailyCount.objects.create(count=count, **key)
+    """Add counts to every fact table (one UPDATE per touched key; a new key is created)."""
+    for model, counts in _tables(tally):
+        for values, count in counts.items():
+            key = dict(zip(model.KEY, values, strict=True))
+            if not model.objects.filter(**key).update(count=F("count") + count):
+                model.objects.create(count=count, **key)
 
 
 def stats_fold(*, limit: int = FOLD_BATCH, batches: int | None = None) -> int:
@@ -141,21 +173,15 @@ def stats_rebuild(*, actor: Actor) -> int:
         for g in groups:
             maker = g["maker"] or makers.get(g["plan"] or "", "")
             tally[(g["day"], g["region_id"], g["institution_code"], maker, g["kind"])] += g["n"]
-        DailyCount.objects.all().delete()
-        DailyCount.objects.bulk_create(
-            [
-                DailyCount(
-                    day=day,
-                    region=region,
-                    institution_code=inst,
-                    card_maker_code=maker,
-                    measure=measure,
-                    count=n,
-                )
-                for (day, region, inst, maker, measure), n in tally.items()
-            ],
-            batch_size=2000,
-        )
+        for model, counts in _tables(tally):
+            model.objects.all().delete()
+            model.objects.bulk_create(
+                [
+                    model(count=count, **dict(zip(model.KEY, values, strict=True)))
+                    for values, count in counts.items()
+                ],
+                batch_size=2000,
+            )
         checkpoint.seq = top
         checkpoint.updated_at = timezone.now()
         checkpoint.save(update_fields=["seq", "updated_at"])
@@ -181,6 +207,8 @@ def assessment_target_set(
         measure=measure,
         defaults={"value": value, "set_by": actor.user, "set_at": timezone.now()},
     )
+    if not created and target.value == decimal.Decimal(str(value)):
+        return target  # unchanged: nothing to write, nothing to audit
     before = None if created else str(target.value)
     if not created:
         target.value = value

@@ -8,6 +8,7 @@ class Grouping(models.TextChoices):
     REGION = "region", _("Region (one level down)")
     INSTITUTION = "institution", _("Institution")
     CARD_MAKER = "card_maker", _("Card maker")
+    CATEGORY = "category", _("Institution category")
     DAY = "day", _("Day")
     MONTH = "month", _("Month")
 

@@ -7,8 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from stats.choices import TargetMeasure
 
 
-class DailyCount(models.Model):
-    """One day's count of one measure at one county, institution and card maker (the fact table).
+class FactCount(models.Model):
+    """One period's count of one measure at one county, institution and card maker.
 
     Measures are case-history event kinds (cards.choices.CardEventKind), so every kind a later issue adds
     (loss, replacement, cancellation) is counted without a change here. Figures sum these rows; they never
@@ -16,6 +16,7 @@ class DailyCount(models.Model):
     """
 
     REGION_SCOPE_FIELD = "region"
+    KEY = ("day", "region", "institution_code", "card_maker_code", "measure")
 
     day = models.DateField(_("day"))
     # The county code (six digits); a province or city is a prefix of it.
@@ -24,6 +25,16 @@ class DailyCount(models.Model):
     card_maker_code = models.CharField(_("card maker code"), max_length=18, blank=True, default="")
     measure = models.CharField(_("measure"), max_length=32)
     count = models.BigIntegerField(_("count"), default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.region} {self.measure} {self.count}"
+
+
+class DailyCount(FactCount):
+    """The fact table: one row per day and key."""
 
     class Meta:
         verbose_name = _("figure")
@@ -39,8 +50,62 @@ class DailyCount(models.Model):
             models.Index(fields=["measure", "region", "day"], name="stats_daily_measure_region"),
         ]
 
+
+class MonthlyCount(FactCount):
+    """The same counts per month (`day` is the month's first day): a year's figure reads 12 rows, not 365."""
+
+    class Meta:
+        verbose_name = _("monthly figure")
+        verbose_name_plural = _("monthly figures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "region", "institution_code", "card_maker_code", "measure"],
+                name="stats_monthlycount_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["measure", "day"], name="stats_monthly_measure_day"),
+            models.Index(fields=["measure", "region", "day"], name="stats_monthly_measure_region"),
+        ]
+
+
+class RegionFact(models.Model):
+    """The same counts without institution and card maker: bounded by days x counties x measures however many
+    cards there are, so the dashboard and the figures by region or period stay fast as the data grows."""
+
+    REGION_SCOPE_FIELD = "region"
+    KEY = ("day", "region", "measure")
+
+    day = models.DateField(_("day"))
+    region = models.CharField(_("region code"), max_length=6)
+    measure = models.CharField(_("measure"), max_length=32)
+    count = models.BigIntegerField(_("count"), default=0)
+
+    class Meta:
+        abstract = True
+
     def __str__(self) -> str:
         return f"{self.day} {self.region} {self.measure} {self.count}"
+
+
+class RegionDailyCount(RegionFact):
+    class Meta:
+        verbose_name = _("daily figure by region")
+        verbose_name_plural = _("daily figures by region")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "region", "measure"], name="stats_regionday_key")
+        ]
+        indexes = [models.Index(fields=["measure", "day", "region"], name="stats_regionday_measure")]
+
+
+class RegionMonthlyCount(RegionFact):
+    class Meta:
+        verbose_name = _("monthly figure by region")
+        verbose_name_plural = _("monthly figures by region")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "region", "measure"], name="stats_regionmonth_key")
+        ]
+        indexes = [models.Index(fields=["measure", "day", "region"], name="stats_regionmonth_measure")]
 
 
 class FoldCheckpoint(models.Model):

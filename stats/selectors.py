@@ -25,7 +25,14 @@ from registry.models.regions import region_prefix
 from registry.scope import scope_queryset, user_scope_prefix
 from stats.choices import Grouping, TargetMeasure
 from stats.filtersets import FigureFilters
-from stats.models import AssessmentTarget, DailyCount, FoldCheckpoint
+from stats.models import (
+    AssessmentTarget,
+    DailyCount,
+    FoldCheckpoint,
+    MonthlyCount,
+    RegionDailyCount,
+    RegionMonthlyCount,
+)
 
 G = Grouping
 Counts = dict[str, int]
@@ -90,11 +97,35 @@ def child_length(prefix: str) -> int:
     return min(len(prefix) + 2, 6)
 
 
-def fact_rows(user, filters: FigureFilters) -> QuerySet[DailyCount]:
+def periods(filters: FigureFilters) -> list[tuple[type, dt.date, dt.date]]:
+    """The fact tables and date ranges that together cover the filters' dates: whole months from the monthly
+    rows, the days before and after them from the daily rows (grouping by day reads daily rows only)."""
+    start, end = filters.date_from, filters.date_to
+    # Without an institution or card maker in the filters or the grouping, the tables by region serve.
+    by_region = not (filters.institution or filters.card_maker or filters.by in (G.INSTITUTION, G.CARD_MAKER))
+    daily, monthly = (RegionDailyCount, RegionMonthlyCount) if by_region else (DailyCount, MonthlyCount)
+    if filters.by == G.DAY:
+        return [(daily, start, end)]
+    first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    after_end = end + dt.timedelta(days=1)
+    last = (
+        after_end.replace(day=1) - dt.timedelta(days=1) if after_end.day != 1 else end
+    )  # last full month's end
+    if first > last:
+        return [(daily, start, end)]
+    parts = [(monthly, first, last.replace(day=1))]
+    if start < first:
+        parts.append((daily, start, first - dt.timedelta(days=1)))
+    if last < end:
+        parts.append((daily, last + dt.timedelta(days=1), end))
+    return parts
+
+
+def fact_rows(user, filters: FigureFilters, model=DailyCount, start=None, end=None) -> QuerySet:
     prefix = effective_prefix(user, filters)
     if prefix is None:
-        return DailyCount.objects.none()
-    queryset = DailyCount.objects.filter(day__gte=filters.date_from, day__lte=filters.date_to)
+        return model.objects.none()
+    queryset = model.objects.filter(day__gte=start or filters.date_from, day__lte=end or filters.date_to)
     if prefix:
         queryset = queryset.filter(region__startswith=prefix)
     if filters.institution:
@@ -130,14 +161,17 @@ def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[A
     prefix = effective_prefix(user, filters)
     if prefix is None:
         return {}
-    grouped = (
-        fact_rows(user, filters)
-        .filter(measure__in=list(measures))
+    measures = list(measures)
+    grouped = [
+        row
+        for model, start, end in periods(filters)
+        for row in fact_rows(user, filters, model, start, end)
+        .filter(measure__in=measures)
         .annotate(g=_group_expression(filters.by, prefix))
         .values("g", "measure")
         .order_by()
         .annotate(n=Sum("count"))
-    )
+    ]
     out: dict[Any, Counts] = defaultdict(dict)
     for row in grouped:
         key = row["g"]
@@ -303,28 +337,53 @@ figure_register(
 
 
 def institution_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
-    """Registers counted directly (thousands of rows, not millions), by region one level down."""
+    """Registers counted directly (thousands of rows, not millions), by region one level down or by the
+    medical institutions' category (card makers and banks have none: they count under their region only)."""
+    from institutions.choices import InstitutionCategory
+    from vendors.choices import ActualUseStatus
     from vendors.models import ActualUse
 
     prefix = effective_prefix(user, filters)
     if prefix is None:
-        return table(figure, {}, G.REGION)
-    length = child_length(prefix)
-    counts: dict[Any, Counts] = defaultdict(dict)
-    sources = [
-        ("medical", MedicalInstitution.objects.all(), Count("id")),
-        ("card_makers", CardMaker.objects.all(), Count("id")),
-        ("banks", FinancialInstitution.objects.all(), Count("id")),
-        ("actual_use", ActualUse.objects.all(), Count("id")),
-        ("devices", ActualUse.objects.all(), Sum("quantity")),
+        return table(figure, {}, filters.by)
+    in_use = ActualUse.objects.filter(status=ActualUseStatus.IN_USE)
+    if filters.by == G.CATEGORY:
+        group, sources = F("category"), [("medical", MedicalInstitution.objects.all(), Count("id"))]
+        use_group = F("medical_institution__category")
+    else:
+        group = use_group = Substr("region_id", 1, child_length(prefix))
+        sources = [
+            ("medical", MedicalInstitution.objects.all(), Count("id")),
+            ("card_makers", CardMaker.objects.all(), Count("id")),
+            ("banks", FinancialInstitution.objects.all(), Count("id")),
+        ]
+    sources += [
+        ("actual_use", in_use, Count("id")),
+        ("devices", in_use, Sum("quantity")),
+        ("products", in_use, Count("product", distinct=True)),
     ]
+    counts: dict[Any, Counts] = defaultdict(dict)
     for measure, queryset, aggregate in sources:
         queryset = scope_queryset(queryset, user).filter(region__code__startswith=prefix)
-        for row in (
-            queryset.annotate(g=Substr("region_id", 1, length)).values("g").order_by().annotate(n=aggregate)
-        ):
-            counts[row["g"].ljust(6, "0")][measure] = row["n"] or 0
-    return table(figure, counts, G.REGION)
+        expression = use_group if queryset.model is ActualUse else group
+        for row in queryset.annotate(g=expression).values("g").order_by().annotate(n=aggregate):
+            key = row["g"] or ""
+            if filters.by == G.REGION:
+                key = key.ljust(6, "0")
+            counts[key][measure] = row["n"] or 0
+    # A product used in two regions is one product in the total (the rows count it once each).
+    distinct = scope_queryset(in_use, user).filter(region__code__startswith=prefix)
+    products = distinct.aggregate(n=Count("product", distinct=True))["n"] or 0
+    if filters.by == G.CATEGORY:
+        names = dict(InstitutionCategory.choices)
+        rows = table(figure, counts, G.INSTITUTION)
+        for row in rows:
+            if not row.get("total"):
+                row["label"] = str(names.get(row["key"], _("(none)")))
+    else:
+        rows = table(figure, counts, G.REGION)
+    rows[-1]["products"] = products
+    return rows
 
 
 figure_register(
@@ -340,8 +399,9 @@ figure_register(
             FigureColumn("banks", _("bank branches"), lambda c: _sum(c, "banks")),
             FigureColumn("actual_use", _("actual-use registrations"), lambda c: _sum(c, "actual_use")),
             FigureColumn("devices", _("devices in use"), lambda c: _sum(c, "devices")),
+            FigureColumn("products", _("filed products in use"), lambda c: _sum(c, "products")),
         ],
-        groupings=(G.REGION,),
+        groupings=(G.REGION, G.CATEGORY),
         rows=institution_rows,
         fresh=lambda: None,  # read live from the registers
     )
@@ -429,11 +489,14 @@ def trend_register(measure: str, label) -> None:
     TRENDS.append((measure, label))
 
 
-def dashboard_headline(*, user, filters: FigureFilters) -> list[dict]:
-    """The scope's headline numbers for the period (each with its freshness)."""
+def dashboard_headline(
+    *, user, filters: FigureFilters, issuance: dict | None = None
+) -> tuple[list[dict], Any]:
+    """The scope's headline numbers for the period, and how fresh they are (`issuance`: its total row, when
+    the caller has it already)."""
     fresh = fold_updated_at()
-    issuance = figure_rows(user=user, name="issuance", filters=filters)[-1]
-    production = figure_rows(user=user, name="production", filters=filters)[-1]
+    issuance = issuance or figure_rows(user=user, name="issuance", filters=filters)[-1]
+    production = figure_rows(user=user, name="production", filters=by_total(filters))[-1]
     return [
         {"key": "received", "label": str(_("applications received")), "value": issuance["received"]},
         {"key": "produced", "label": str(_("cards produced")), "value": production["produced"]},
@@ -443,15 +506,31 @@ def dashboard_headline(*, user, filters: FigureFilters) -> list[dict]:
     ], fresh
 
 
+def by_total(filters: FigureFilters) -> FigureFilters:
+    """Filters whose grouping gives few groups and reads the small tables (only the total is wanted)."""
+    return FigureFilters(**{**filters.__dict__, "by": G.MONTH})
+
+
+TREND_DAILY_UP_TO = 92  # longer periods trend by month
+
+
 def dashboard_trend(*, user, filters: FigureFilters) -> dict:
     days = (filters.date_to - filters.date_from).days + 1
-    axis = [filters.date_from + dt.timedelta(days=i) for i in range(days)]
-    by_day = fact_counts(user, FigureFilters(**{**filters.__dict__, "by": G.DAY}), [m for m, _l in TRENDS])
+    if days <= TREND_DAILY_UP_TO:
+        axis = [filters.date_from + dt.timedelta(days=i) for i in range(days)]
+        grouping, label = G.DAY, dt.date.isoformat
+    else:
+        axis, month = [], filters.date_from.replace(day=1)
+        while month <= filters.date_to:
+            axis.append(month)
+            month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        grouping, label = G.MONTH, lambda d: d.strftime("%Y-%m")
+    counts = fact_counts(user, FigureFilters(**{**filters.__dict__, "by": grouping}), [m for m, _l in TRENDS])
     return {
-        "days": [d.isoformat() for d in axis],
+        "days": [label(d) for d in axis],
         "series": [
-            {"measure": m, "name": str(label), "data": [by_day.get(d, {}).get(m, 0) for d in axis]}
-            for m, label in TRENDS
+            {"measure": m, "name": str(name), "data": [counts.get(d, {}).get(m, 0) for d in axis]}
+            for m, name in TRENDS
         ],
     }
 

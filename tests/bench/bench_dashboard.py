@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MEASURES = ("applied", "planned", "produced", "stocked_in", "dispatched", "delivered", "collected")
+PRODUCTION = ("planned", "produced", "stocked_in")
 MAKERS = ("BENCHMAKER000000A1", "BENCHMAKER000000B2", "BENCHMAKER000000C3")
 TAG = "BENCH"  # institution codes of generated rows start with it (and cleanup finds them by it)
 
@@ -73,16 +74,8 @@ def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.dat
                 institution = f"{TAG}{county}{i:03d}".ljust(18, "0")
                 maker = MAKERS[i % len(MAKERS)]
                 for measure in MEASURES:
-                    # Issuance rows carry an institution, production rows a card maker.
-                    production = measure in ("planned", "produced")
-                    yield (
-                        day,
-                        county,
-                        "" if production else institution,
-                        maker if production else "",
-                        measure,
-                        per_row,
-                    )
+                    # Every row carries the applying institution; production rows the card maker too.
+                    yield (day, county, institution, maker if measure in PRODUCTION else "", measure, per_row)
 
     columns = ("day", "region", "institution_code", "card_maker_code", "measure", "count")
     with transaction.atomic():
@@ -111,14 +104,45 @@ def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.dat
                     DailyCount.objects.bulk_create(batch)
                     batch = []
             DailyCount.objects.bulk_create(batch)
+        monthly(connection)
     return written
 
 
-def cleanup() -> None:
-    from stats.models import DailyCount
+def monthly(connection) -> None:
+    """The monthly and by-region rows of the generated daily ones (what the fold writes beside each daily count)."""
+    from django.db.models import F, Sum
+    from django.db.models.functions import TruncMonth
 
-    DailyCount.objects.filter(institution_code__startswith=TAG).delete()
-    DailyCount.objects.filter(card_maker_code__in=MAKERS).delete()
+    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount
+
+    generated = DailyCount.objects.filter(institution_code__startswith=TAG)
+    for model, period in (
+        (MonthlyCount, TruncMonth("day")),
+        (RegionDailyCount, F("day")),
+        (RegionMonthlyCount, TruncMonth("day")),
+    ):
+        keys = [k for k in model.KEY if k != "day"]
+        rows = generated.annotate(period=period).values("period", *keys).order_by().annotate(n=Sum("count"))
+        batch = []
+        for row in rows.iterator(chunk_size=20_000):
+            batch.append(model(day=row["period"], count=row["n"], **{k: row[k] for k in keys}))
+            if len(batch) == 20_000:
+                model.objects.bulk_create(batch)
+                batch = []
+        model.objects.bulk_create(batch)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
+
+
+def cleanup() -> None:
+    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount
+
+    for model in (DailyCount, MonthlyCount):
+        model.objects.filter(institution_code__startswith=TAG).delete()
+    # The by-region tables have no institution to tell generated rows by: the bench runs on a scratch database.
+    RegionDailyCount.objects.all().delete()
+    RegionMonthlyCount.objects.all().delete()
 
 
 def requests(today: dt.date) -> list[tuple[str, str, dict]]:

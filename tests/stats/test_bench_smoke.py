@@ -11,6 +11,7 @@ def test_the_dashboard_benchmark_runs(capsys):
     assert [r["cards"] for r in rounds] == [200, 2_000]
     assert rounds[1]["rows"] > rounds[0]["rows"] > 0
     assert "p95" in capsys.readouterr().out
-    from stats.models import DailyCount
+    from stats.models import DailyCount, MonthlyCount, RegionDailyCount
 
-    assert not DailyCount.objects.exists()  # cleaned up
+    assert not DailyCount.objects.exists() and not MonthlyCount.objects.exists()  # cleaned up
+    assert not RegionDailyCount.objects.exists()

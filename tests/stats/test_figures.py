@@ -139,3 +139,36 @@ def test_assessment_scorecard_compares_with_the_centres_targets(province, make_u
     city = Actor.for_user(make_user("xian", roles=["统计员"], scope="610100"))
     with pytest.raises(DomainError):
         assessment_target_set(actor=city, year=year, region_id="610300", measure="cards_issued", value=1)
+
+
+@pytest.mark.django_db
+def test_a_range_of_whole_months_reads_monthly_rows_and_the_edges_daily_rows(province, make_user):
+    from stats.models import RegionDailyCount, RegionMonthlyCount
+    from stats.selectors import periods
+
+    user = make_user("prov", roles=["统计员"], scope="610000")
+    today = timezone.localdate()
+    span = FigureFilters(date_from=today.replace(day=1) - dt.timedelta(days=40), date_to=today)
+    parts = periods(span)
+    assert [p[0] for p in parts] == [RegionMonthlyCount, RegionDailyCount, RegionDailyCount]
+    assert min(start for _model, start, _end in parts) == span.date_from
+    assert max(end for _model, _start, end in parts) == span.date_to
+    # The same figures whichever tables they come from.
+    daily_only = figure_rows(user=user, name="issuance", filters=by(span, Grouping.DAY))[-1]
+    mixed = figure_rows(user=user, name="issuance", filters=by(span, Grouping.REGION))[-1]
+    assert {k: v for k, v in daily_only.items() if k != "key"} == {
+        k: v for k, v in mixed.items() if k != "key"
+    }
+    assert mixed["received"] == 9
+
+
+@pytest.mark.django_db
+def test_institutions_by_region_and_by_category(world, make_user, settings):
+    settings.HC_REGION = "610000"
+    user = make_user("prov", roles=["统计员"], scope="610000")
+    rows = rows_by_key(figure_rows(user=user, name="institutions", filters=by(period(), Grouping.REGION)))
+    assert (rows["610100"]["medical"], rows["610100"]["card_makers"], rows["610300"]["medical"]) == (2, 2, 1)
+    categories = figure_rows(user=user, name="institutions", filters=by(period(), Grouping.CATEGORY))
+    assert [(r["label"], r["medical"]) for r in categories if not r.get("total")] == [("综合医院", 3)]
+    city = make_user("xian", roles=["统计员"], scope="610100")
+    assert figure_rows(user=city, name="institutions", filters=period())[-1]["medical"] == 2
