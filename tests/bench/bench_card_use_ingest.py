@@ -196,7 +196,7 @@ def run(count: int, *, card_count: int | None = None, keep: bool = False, report
     from cards.actions import card_use_ingest_batch
     from registry.actors import Actor
     from registry.choices import Channel
-    from tests.bench.bench_holder_import import server_cpu
+    from tests.bench.bench_holder_import import ServerCPU
 
     actor = Actor.system(channel=Channel.COMMAND, label="bench")
     card_count = card_count or max(1, min(count // 5, 20_000))
@@ -207,17 +207,18 @@ def run(count: int, *, card_count: int | None = None, keep: bool = False, report
     since = timezone.now()
     batch = records(pairs, count, dt.date(2026, 11, 20))
     batch_id = f"BENCH-{since:%Y%m%d%H%M%S%f}"
-    server_before, cpu_before = server_cpu(), time.process_time()
+    cpu_before = time.process_time()
     began = time.perf_counter()
-    result = card_use_ingest_batch(actor=actor, institution=hospital, batch_id=batch_id, records=batch)
+    with ServerCPU() as server_cpu:
+        result = card_use_ingest_batch(actor=actor, institution=hospital, batch_id=batch_id, records=batch)
     seconds = time.perf_counter() - began
-    cpu, server_after = time.process_time() - cpu_before, server_cpu()
+    cpu = time.process_time() - cpu_before
     report(
         f"ingest: {count:,} records in {seconds:.2f} s = {count / seconds:,.0f} rows/s "
         f"(accepted {result.accepted:,}, duplicates {result.duplicates:,}, rejected {len(result.rejected):,})"
     )
     # On a shared machine the CPU times say what the ingestion costs when the two cores are its own.
-    server = server_after - server_before if server_before is not None and server_after is not None else None
+    server = server_cpu.seconds
     report(
         f"  CPU: Python {cpu:.2f} s" + (f", database backend {server:.2f} s" if server is not None else "")
     )
