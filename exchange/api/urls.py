@@ -1,4 +1,12 @@
-"""Staff API routes of the exchange app."""
+"""Routes of the exchange app under /api/v1/: the node-to-node sync line (signed by node keys)."""
+
+from django.urls import path
+
+from exchange.sync import views as sync_views
 
 app_name = "exchange-api"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("sync/push/", sync_views.push_receive, name="sync_push"),
+    path("sync/pull/", sync_views.pull_serve, name="sync_pull"),
+    path("sync/digest/", sync_views.digest_serve, name="sync_digest"),
+]

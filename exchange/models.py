@@ -1,1 +1,0 @@
-"""Models of the exchange app (filled by its issue; the file is here so every app has the same shape)."""
