@@ -50,6 +50,10 @@ class SyncRun(models.Model):
         verbose_name = _("sync run")
         verbose_name_plural = _("sync runs")
         ordering = ["-started_at"]
+        permissions = [
+            ("run_sync", _("Can run the sync now")),
+            ("transfer_bundle_files", _("Can download and upload sync bundle files")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_direction_display()} {self.started_at:%Y-%m-%d %H:%M}"

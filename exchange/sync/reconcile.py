@@ -53,7 +53,7 @@ def table_counts(node: str) -> dict[str, int]:
     prefix = subtree_prefix(node)
     counts = {}
     for kind, model in TABLES.items():
-        counts[kind] = model.objects.filter(region_id__startswith=prefix).aggregate(n=Count("pk"))["n"]
+        counts[kind] = model.objects.filter(region__code__startswith=prefix).aggregate(n=Count("pk"))["n"]
     return counts
 
 
