@@ -44,15 +44,22 @@ class Applier:
     kind: str
     function: Callable[[ApplyContext, dict, dict], None]
     journals: bool = False  # the function re-journals the row itself (with the origin, via journal_origin)
+    # The row is the state of its object (an upsert): a row older than one already applied for the same
+    # object is journaled but not applied, so a late (re-applied, out-of-order) bundle never rolls state back.
+    # Events are not states: each one is applied once.
+    latest_wins: bool = True
+    # Applied before the other rows of a bundle (what they refer to: centres, institutions, filings, holders);
+    # rows of one kind keep their order.
+    rank: int = 5
 
 
 APPLIERS: dict[str, Applier] = {}
 
 
-def applier(*kinds: str, journals: bool = False):
+def applier(*kinds: str, journals: bool = False, latest_wins: bool = True, rank: int = 5):
     def register(function):
         for kind in kinds:
-            APPLIERS[kind] = Applier(kind=kind, function=function, journals=journals)
+            APPLIERS[kind] = Applier(kind, function, journals=journals, latest_wins=latest_wins, rank=rank)
         return function
 
     return register
@@ -82,7 +89,7 @@ def _upsert(model, lookup: dict, values: dict):
 # --- Registry ------------------------------------------------------------------------------------------
 
 
-@applier("registry.centre")
+@applier("registry.centre", rank=0)
 def centre_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
     from django.conf import settings
 
@@ -108,7 +115,7 @@ ORGANISATIONS = {
 }
 
 
-@applier(*ORGANISATIONS)
+@applier(*ORGANISATIONS, rank=1)
 def organisation_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
     model = ORGANISATIONS[row["kind"]]
     values = {name: payload.get(name, "") for name in model.JOURNAL_FIELDS if name != "code"}
@@ -128,7 +135,7 @@ _filing_apply = vendor_actions.filing_apply.__wrapped__
 _actual_use_apply = vendor_actions.actual_use_apply.__wrapped__
 
 
-@applier(vendor_actions.MANUFACTURER_KIND, vendor_actions.PRODUCT_KIND, journals=True)
+@applier(vendor_actions.MANUFACTURER_KIND, vendor_actions.PRODUCT_KIND, journals=True, rank=2)
 def filing_row_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
     _filing_apply(actor=ctx.actor, kind=row["kind"], payload=payload, op=row["op"])
 
@@ -186,12 +193,12 @@ def holder_upsert(payload: dict) -> Resident:
     return resident
 
 
-@applier("cards.holder")
+@applier("cards.holder", rank=3)
 def holder_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
     holder_upsert(payload)
 
 
-@applier("cards.holder_batch")
+@applier("cards.holder_batch", rank=3, latest_wins=False)
 def holder_batch_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
     # The batch's personal token was sealed again with this node's keys (row["sealed_payload"]).
     for _key, holder in holder_batch_expand(row["sealed_payload"]):
@@ -240,9 +247,15 @@ def card_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
         "expires_on": _day(payload.get("expires_on")),
         **_institution(payload.get("institution_code", "")),
     }
-    card = (
-        Card.objects.select_for_update().filter(card_index=index, chip_serial=payload["chip_serial"]).first()
-    )
+    cards = Card.objects.select_for_update().filter(card_index=index)
+    card = cards.filter(chip_serial=payload["chip_serial"]).first()
+    if card is None and payload["chip_serial"]:
+        # A card allocated before its chip was written (on-site issuance) is the same physical card: it gets
+        # its chip serial here as it did at the source.
+        card = cards.filter(chip_serial="", status=CardStatus.ISSUING).first()
+        if card is not None:
+            card.chip_serial = payload["chip_serial"]
+            card.save(update_fields=["chip_serial"])
     if card is None:
         card = Card.objects.create(
             card_no=payload["card_no"],
@@ -289,15 +302,16 @@ def uniqueness_check(card: Card, *, origin: str) -> None:
         conflict.save(update_fields=["origins", "records"])
 
 
-@applier("cards.event")
+@applier("cards.event", latest_wins=False)
 def event_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
     # Events are created once: the journal's (origin node, origin sequence) check in exchange.sync.apply is
     # what makes a repeated row a no-op.
     resident = _resident_of(payload["holder_document"], payload.get("holder_document_type"))
     card = None
-    if payload.get("card_no") and payload.get("chip_serial"):
+    if payload.get("card_no"):
         card = Card.objects.filter(
-            card_index=blind_index(payload["card_no"], family="id_number"), chip_serial=payload["chip_serial"]
+            card_index=blind_index(payload["card_no"], family="id_number"),
+            chip_serial=payload.get("chip_serial", ""),
         ).first()
     CardEvent.objects.create(
         resident=resident,
@@ -324,6 +338,6 @@ PASS_THROUGH = (
 )
 
 
-@applier(*PASS_THROUGH)
+@applier(*PASS_THROUGH, latest_wins=False)
 def pass_through(ctx: ApplyContext, row: dict, payload: dict) -> None:
     return None

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -57,6 +58,7 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
                 origin_node=origin, origin_seq__gte=min(seqs), origin_seq__lte=max(seqs)
             ).values_list("origin_node", "origin_seq")
         )
+    latest = _latest_applied(rows)
     result = Applied()
     pending: list[JournalEntry] = []
 
@@ -69,13 +71,18 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
             pending.clear()
 
     now = timezone.now()
-    for row in rows:
+    # What others refer to first (centres, institutions, filings, holders): an event journaled at the source
+    # before its holder's row still finds the holder. Rows of one kind keep their order.
+    for row in sorted(rows, key=lambda r: APPLIERS[r["kind"]].rank):
         origin = (row["origin_node"], row["origin_seq"])
         if origin in seen:
             result.duplicates += 1
             continue
         seen.add(origin)
         applier = APPLIERS[row["kind"]]
+        object_key = (row["origin_node"], row["kind"], row["key"])
+        superseded = applier.latest_wins and latest.get(object_key, 0) > row["origin_seq"]
+        latest[object_key] = max(latest.get(object_key, 0), row["origin_seq"])
         row["sealed_payload"] = sealed = payload_seal(row["kind"], row["payload"])
         clear = payload_clear(row["payload"])
         entry = JournalEntry(
@@ -88,7 +95,9 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
             created_at=parse_datetime(row["created_at"]) or now,
         )
         try:
-            if applier.journals:
+            if superseded:
+                pending.append(entry)  # kept in the journal (it travels on), its older state not applied
+            elif applier.journals:
                 flush()  # keep this node's journal in the order the rows came
                 with journal_origin(*origin) as state:
                     applier.function(ctx, row, clear)
@@ -111,6 +120,19 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
         result.applied += 1
     flush()
     return result
+
+
+def _latest_applied(rows: list[dict]) -> dict[tuple[str, str, str], int]:
+    """The newest origin sequence already applied here for each object (origin, kind, key) in these rows."""
+    keys = {row["key"] for row in rows}
+    origins = {row["origin_node"] for row in rows}
+    kinds = {row["kind"] for row in rows}
+    latest = (
+        JournalEntry.objects.filter(origin_node__in=origins, kind__in=kinds, key__in=keys)
+        .values("origin_node", "kind", "key")
+        .annotate(last=Max("origin_seq"))
+    )
+    return {(item["origin_node"], item["kind"], item["key"]): item["last"] for item in latest}
 
 
 def _describe(header: dict) -> dict:

@@ -232,3 +232,25 @@ def test_a_card_number_active_under_two_origins_is_a_conflict_not_an_overwrite(p
     conflict = UniquenessConflict.objects.get()
     assert {r["chip_serial"] for r in conflict.records} == {"CHIPAAA1", "CHIPBBB2"}
     assert document not in str(conflict.records)
+
+
+def test_an_event_journaled_before_its_holder_in_the_same_bundle_applies(province):
+    document = a_document(4)
+    rows = [event_row(document, "", "holder_registered", seq=1), holder_row(document, seq=2)]
+    record = bundle_receive(child_bundle(province, rows), direction=Direction.UP)
+    assert record.status == BundleStatus.APPLIED, record.reason
+    assert CardEvent.objects.filter(kind="holder_registered").count() == 1
+
+
+def test_a_late_bundle_never_rolls_a_card_back_to_an_older_state(province):
+    document = a_document(5)
+    bundle_receive(child_bundle(province, [holder_row(document, seq=1)]), direction=Direction.UP)
+    older = child_bundle(province, [card_row(document, "CHIPCCC3", "active", seq=2)])
+    newer = child_bundle(province, [card_row(document, "CHIPCCC3", "lost", seq=3)])
+    assert bundle_receive(newer, direction=Direction.UP).status == BundleStatus.APPLIED
+    assert (
+        bundle_receive(older, direction=Direction.UP).status == BundleStatus.APPLIED
+    )  # e.g. re-applied late
+
+    assert Card.objects.get(chip_serial="CHIPCCC3").status == "lost"
+    assert sorted(journal_of().filter(kind="cards.card").values_list("origin_seq", flat=True)) == [2, 3]
