@@ -19,11 +19,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("verb", choices=["push", "pull", "status", "reconcile", "retry", "trust"])
+        parser.add_argument("verb", choices=["push", "pull", "status", "reconcile", "retry", "trust", "loop"])
         parser.add_argument("region", nargs="?", help="trust: the peer's region code")
         parser.add_argument("--key", help="trust: the peer's public key (PEM file)")
         parser.add_argument("--url", default="", help="trust: the peer's base URL")
         parser.add_argument("--limit", type=int, default=None, help="rows per bundle")
+        parser.add_argument("--every", type=int, default=300, help="loop: seconds between runs")
 
     def handle(self, *args, verb, **options):
         try:
@@ -71,6 +72,30 @@ class Command(BaseCommand):
                 f"DRIFT {item['kind']} ({item['measure']}): here {item['here']}, parent {item['parent']}"
             )
         raise CommandError(f"{len(report.drift)} kinds drift from {report.peer}")
+
+    def do_loop(self, *, every, **options):
+        """Push, pull and retry quarantine every `every` seconds, in this process: the schedule of a node
+        without a Celery beat (the demo). Stop it with Ctrl-C / SIGTERM."""
+        import signal
+        import time
+
+        from exchange.sync.apply import quarantine_retry_due
+        from exchange.sync.runner import sync_pull, sync_push
+
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *args: stopping.append(True))
+        while not stopping:
+            for run in (sync_push(trigger=RunTrigger.SCHEDULE), sync_pull(trigger=RunTrigger.SCHEDULE)):
+                self.stdout.write(
+                    f"{run.started_at:%H:%M:%S} {run.direction} {run.get_status_display()}: {run.bundles} bundles, "
+                    f"{run.rows} rows, {run.bytes} bytes {run.message[:200]}"
+                )
+            quarantine_retry_due()
+            self.stdout.flush()
+            for _ in range(every * 10):
+                if stopping:
+                    break
+                time.sleep(0.1)
 
     def do_retry(self, **options):
         from exchange.sync.apply import quarantine_retry_due
