@@ -93,8 +93,14 @@ def _upsert(model, lookup: dict, values: dict):
 def centre_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
     from django.conf import settings
 
+    from exchange.sync.nodes import subtree_prefix
+
     if payload["region"] == settings.HC_REGION:
         return  # this node's own record is kept by this node (its key must not be replaced from outside)
+    if not payload["region"].startswith(subtree_prefix(row["origin_node"])):
+        # A node speaks for the centres of its own subtree only: a city's copy of its province's record
+        # (how it learnt the parent's key) travels up but does not overwrite the province's own record.
+        return
     fields = ("tier", "name", "contact_person", "phone", "address", "head", "status", "status_reason")
     values = {name: payload.get(name, "") for name in fields}
     values.update(
@@ -237,7 +243,7 @@ def _card_record(card: Card, origin: str) -> dict:
     }
 
 
-@applier("cards.card")
+@applier("cards.card", rank=4)
 def card_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
     index = blind_index(payload["card_no"], family="id_number")
     values = {
@@ -309,10 +315,11 @@ def event_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
     resident = _resident_of(payload["holder_document"], payload.get("holder_document_type"))
     card = None
     if payload.get("card_no"):
-        card = Card.objects.filter(
-            card_index=blind_index(payload["card_no"], family="id_number"),
-            chip_serial=payload.get("chip_serial", ""),
-        ).first()
+        cards = Card.objects.filter(card_index=blind_index(payload["card_no"], family="id_number"))
+        card = cards.filter(chip_serial=payload.get("chip_serial", "")).first()
+        if card is None and not payload.get("chip_serial"):
+            # An event from before the chip was written (allocation): the card has its serial by now.
+            card = cards.order_by("-id").first()
     CardEvent.objects.create(
         resident=resident,
         card=card,

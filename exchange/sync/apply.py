@@ -26,6 +26,7 @@ from registry.choices import Channel
 from registry.errors import DomainError
 from registry.journal import JOURNAL_COUNTER, counter_take, journal_origin
 from registry.models import JournalEntry
+from registry.protection import redact
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +167,13 @@ def bundle_receive(data: bytes, *, direction: str) -> InboundBundle:
     except (BundleError, DomainError) as error:
         reason = str(error) if isinstance(error, BundleError) else error.message_en
         log.warning("sync: refused a bundle from %s: %s", described["sender"], reason)
-        # Kept so a person can see what arrived; never applied (its signature or body cannot be trusted).
+        # Recorded so a person sees what arrived and why it was refused; its bytes are not kept (untrusted).
         return InboundBundle.objects.create(
             direction=direction,
             status=BundleStatus.REFUSED,
             reason=reason,
             size=len(data),
             received_at=now,
-            data=data,
             **described,
         )
     record = InboundBundle.objects.filter(sha256=bundle.sha256, status=BundleStatus.APPLIED).first()
@@ -215,7 +215,8 @@ def _apply(record: InboundBundle, bundle: Bundle, data: bytes) -> InboundBundle:
 
 
 def _quarantine(record: InboundBundle, data: bytes, reason: str) -> None:
-    record.status, record.reason, record.data = BundleStatus.QUARANTINED, reason[:2000], data
+    # Reasons may quote a payload value: masked like a log line (registry.protection.redact).
+    record.status, record.reason, record.data = BundleStatus.QUARANTINED, redact(reason)[:2000], data
     delay = min(RETRY_BASE * (2 ** max(0, record.attempts - 1)), RETRY_MAX)
     record.next_attempt_at = timezone.now() + delay
     record.save()

@@ -45,6 +45,9 @@ def _child_of(request):
 @require_POST
 def push_receive(request):
     """A child's bundle: applied (or quarantined) and acknowledged with this node's signature."""
+    _peer, refusal = _child_of(request)  # checked before the body is read: strangers cannot fill the disk
+    if refusal:
+        return refusal
     length = int(request.headers.get("Content-Length") or 0)
     if length > MAX_BUNDLE_BYTES:
         return _error(413, "sync_bundle_too_large", "the bundle is larger than this node accepts")

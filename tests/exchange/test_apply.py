@@ -254,3 +254,62 @@ def test_a_late_bundle_never_rolls_a_card_back_to_an_older_state(province):
 
     assert Card.objects.get(chip_serial="CHIPCCC3").status == "lost"
     assert sorted(journal_of().filter(kind="cards.card").values_list("origin_seq", flat=True)) == [2, 3]
+
+
+def test_a_child_speaks_only_for_the_centres_of_its_own_subtree(province, tmp_path):
+    from registry.models import RegistrationCentre
+    from tests.exchange.conftest import Node
+
+    other = Node("100000", tmp_path / "other.pem")
+    stamp = "2026-11-01T09:00:00+08:00"
+
+    def centre(region: str, seq: int):
+        payload = {
+            "tier": "province" if region.endswith("0000") else "city",
+            "region": region,
+            "name": f"中心{region}",
+            "contact_person": "",
+            "phone": "",
+            "address": "",
+            "head": "",
+            "status": "active",
+            "status_reason": "",
+            "base_url": "",
+            "public_key": other.pem,
+            "registered_at": stamp,
+            "changed_at": stamp,
+        }
+        return row("registry.centre", region, payload, seq=seq)
+
+    ministry_before = RegistrationCentre.objects.get(region_id="100000").public_key
+    rows = [centre("100000", 1), centre("610100", 2)]
+    record = bundle_receive(child_bundle(province, rows), direction=Direction.UP)
+    assert record.status == BundleStatus.APPLIED
+    assert RegistrationCentre.objects.get(region_id="100000").public_key == ministry_before
+    assert RegistrationCentre.objects.get(region_id="610100").name == "中心610100"
+    assert journal_of().count() == 2  # both travel on; the ministry decides for itself the same way
+
+
+def test_onsite_issuance_in_journal_order_gives_one_card_with_its_whole_history(province):
+    document = a_document(6)
+    rows = [
+        event_row(document, "", "holder_registered", seq=1),
+        holder_row(document, seq=2),
+        event_row(document, "", "allocated", seq=3),
+        card_row(document, "", "issuing", seq=4),
+        event_row(document, "CHIPDDD4", "activated", seq=5),
+        event_row(document, "CHIPDDD4", "collected", seq=6),
+        card_row(document, "CHIPDDD4", "active", seq=7),
+    ]
+    rows[0]["payload"]["card_no"] = ""  # a holder event names no card
+    rows[2]["payload"]["chip_serial"] = rows[3]["payload"]["chip_serial"] = ""
+    record = bundle_receive(child_bundle(province, rows), direction=Direction.UP)
+    assert record.status == BundleStatus.APPLIED, record.reason
+
+    card = Card.objects.get()
+    assert (card.chip_serial, card.status) == ("CHIPDDD4", "active")
+    assert list(CardEvent.objects.filter(card=card).order_by("id").values_list("kind", flat=True)) == [
+        "allocated",
+        "activated",
+        "collected",
+    ]
