@@ -63,8 +63,7 @@ def test_a_quarantined_bundle_is_acknowledged_and_counted_as_an_error(city):
     assert checkpoint_of("610000", Direction.UP).position > 0
 
 
-def test_without_the_parent_key_the_run_fails_with_a_clear_message(city, settings):
-    settings.HC_REGION = "610200"  # a city whose parent is known, but not its own centre: still pushes
+def test_without_hc_parent_url_the_run_fails_with_a_clear_message(city, settings):
     settings.HC_PARENT_URL = ""
     run = sync_push(transport=FakeParent(city["province"]))
     assert run.status == RunStatus.FAILED and "HC_PARENT_URL" in run.message
