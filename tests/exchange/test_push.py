@@ -67,3 +67,17 @@ def test_without_hc_parent_url_the_run_fails_with_a_clear_message(city, settings
     settings.HC_PARENT_URL = ""
     run = sync_push(transport=FakeParent(city["province"]))
     assert run.status == RunStatus.FAILED and "HC_PARENT_URL" in run.message
+
+
+def test_filings_never_travel_up(city):
+    from django.db import transaction
+
+    from registry.journal import journal_append
+
+    with transaction.atomic():
+        journal_append(
+            kind="vendors.manufacturer", key="91110000MA0000000H", payload={"code": "91110000MA0000000H"}
+        )
+    parent = FakeParent(city["province"])
+    run = sync_push(transport=parent)
+    assert run.rows == JournalEntry.objects.exclude(kind="vendors.manufacturer").count()
