@@ -6,7 +6,7 @@ DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL.
 
 from pathlib import Path
 
-from celery.schedules import crontab  # noqa: F401  (schedules are added by the apps that own them)
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from config.env import database_from_url, env_bool, env_int, env_list, env_str, secret_from_file
@@ -36,6 +36,8 @@ HC_PDF_FONT_CANDIDATES = [
 ]
 # Exports above this many rows run as background jobs with progress.
 HC_EXPORT_SYNC_LIMIT = env_int("HC_EXPORT_SYNC_LIMIT", 20000)
+# How long a signed blacklist/whitelist file says it is good for (its next-update time), in hours.
+HC_LIST_NEXT_UPDATE_HOURS = env_int("HC_LIST_NEXT_UPDATE_HOURS", 24)
 
 # --- Django core ------------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
@@ -245,5 +247,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sync-reconcile-weekly": {
         "task": "exchange.tasks.sync_reconcile_task",
         "schedule": crontab(hour=3, minute=30, day_of_week="sun"),
+    },
+    # Asia/Shanghai (CELERY_TIMEZONE): ended ineligibility periods come off the blacklist after midnight.
+    "list-expire-due": {
+        "task": "registry.tasks.list_expire_due_task",
+        "schedule": crontab(hour=0, minute=10),
     },
 }

@@ -386,4 +386,5 @@ class ExportJobAdmin(ReadOnlyAdmin):
         )
 
 
-from registry import admin_imports  # noqa: E402, F401  (import jobs and the ImportAdminMixin pages)
+# import jobs and the ImportAdminMixin pages; the blacklist and whitelist
+from registry import admin_imports, admin_lists  # noqa: E402, F401

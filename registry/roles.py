@@ -19,7 +19,12 @@ class Role:
 
 
 # What every working role may look up: the region tree, the centres and the institution registers.
-REFERENCE = (("registry", "view_region"), ("registry", "view_registrationcentre"), ("institutions", "view"))
+REFERENCE = (
+    ("registry", "view_region"),
+    ("registry", "view_registrationcentre"),
+    ("registry", "view_listentry"),
+    ("institutions", "view"),
+)
 
 ROLES: tuple[Role, ...] = (
     Role("system_admin", "系统管理员", _("System administrator"), ((ALL, ALL),)),

@@ -348,3 +348,41 @@ PASS_THROUGH = (
 @applier(*PASS_THROUGH, latest_wins=False)
 def pass_through(ctx: ApplyContext, row: dict, payload: dict) -> None:
     return None
+
+
+# --- Registry's list (blacklist / whitelist) ------------------------------------------------------------
+
+
+@applier("registry.list_entry", rank=6)
+def list_entry_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
+    """Mirror one list change (add or remove) from another node; re-journaled by exchange with its origin.
+
+    The source already decided (a permanent entry comes off there only through a correction), so a remove
+    is mirrored as is. The entry keeps the node that first listed it (payload origin_node)."""
+    from registry.lists import list_add, list_remove, subject_from_hex
+
+    subject = subject_from_hex(payload["subject"])
+    if row["op"] == "delete":
+        list_remove(
+            list_name=payload["list"],
+            subject=subject,
+            actor=ctx.actor,
+            note=payload.get("note") or "",
+            allow_permanent=True,
+            journal=False,
+        )
+        return
+    list_add(
+        list_name=payload["list"],
+        entry_type=payload["type"],
+        subject=subject,
+        reason=payload["reason"],
+        region_code=payload["region"],
+        actor=ctx.actor,
+        label=payload.get("label") or "",
+        object_ref=payload.get("object_ref") or "",
+        note=payload.get("note") or "",
+        valid_until=_day(payload.get("valid_until")),
+        origin_node=payload.get("origin_node") or row["origin_node"],
+        journal=False,
+    )

@@ -5,6 +5,7 @@ from .centres import RegistrationCentre
 from .exports import ExportJob
 from .imports import ImportJob
 from .journal import Counter, JournalEntry
+from .lists import ListEntry
 from .regions import Region
 from .users import User
 
@@ -14,6 +15,7 @@ __all__ = [
     "ExportJob",
     "ImportJob",
     "JournalEntry",
+    "ListEntry",
     "Region",
     "RegistrationCentre",
     "User",

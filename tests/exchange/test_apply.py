@@ -313,3 +313,38 @@ def test_onsite_issuance_in_journal_order_gives_one_card_with_its_whole_history(
         "activated",
         "collected",
     ]
+
+
+def test_list_entries_from_a_child_are_mirrored_and_travel_on(province):
+    from registry.lists import list_entry_current, subject_from_hex
+
+    payload = {
+        "list": "blacklist",
+        "type": "card",
+        "subject": "00000000000000ab",
+        "reason": "lost",
+        "permanent": False,
+        "region": "610113",
+        "label": "610113**********1234 / CHIP0001",
+        "object_ref": "cards.card:1",
+        "note": "",
+        "valid_until": None,
+        "origin_node": "610100",
+        "number": 7,
+    }
+    add = row("registry.list_entry", "blacklist:00000000000000ab", payload, seq=1)
+    remove = row("registry.list_entry", "blacklist:00000000000000ab", payload, seq=2, op="delete")
+    assert (
+        bundle_receive(child_bundle(province, [add]), direction=Direction.UP).status == BundleStatus.APPLIED
+    )
+    entry = list_entry_current(list_name="blacklist", subject=subject_from_hex("00000000000000ab"))
+    assert entry.reason == "lost" and entry.origin_node == "610100"
+    assert (
+        bundle_receive(child_bundle(province, [remove]), direction=Direction.UP).status
+        == BundleStatus.APPLIED
+    )
+    assert list_entry_current(list_name="blacklist", subject=subject_from_hex("00000000000000ab")) is None
+    assert list(journal_of().values_list("kind", "op")) == [
+        ("registry.list_entry", "upsert"),
+        ("registry.list_entry", "delete"),
+    ]
