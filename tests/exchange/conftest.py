@@ -15,9 +15,41 @@ from exchange.sync.bundle import bundle_build, bundle_header
 from exchange.sync.wire import ack_sign
 from registry.node import node_key_create, public_key_pem
 from tests.cards.conftest import make_id_number
-from tests.institutions.conftest import make_institution, make_uscc  # noqa: F401 (fixture)
 
 _seq = itertools.count(1)
+_codes = itertools.count(1)
+
+
+def make_uscc(region: str = "610113") -> str:
+    """A valid USCC code from this package's own counter (other packages' code counters stay untouched)."""
+    from stdnum.cn import uscc
+
+    body = f"12{region}E{next(_codes):08d}"[:17]
+    return body + uscc.calc_check_digit(body)
+
+
+@pytest.fixture
+def make_institution(db, system_actor):
+    def make(region: str = "610113", **fields):
+        from institutions.actions import organisation_register
+        from institutions.models import MedicalInstitution
+        from registry.models import Region
+
+        defaults = {
+            "name": f"同步测试医院{next(_codes)}",
+            "nature": "public",
+            "category": "general_hospital",
+            "grade": "3a",
+        }
+        return organisation_register(
+            actor=system_actor,
+            model=MedicalInstitution,
+            code=make_uscc(region),
+            region=Region.objects.get(code=region),
+            **{**defaults, **fields},
+        )
+
+    return make
 
 
 class Node:
