@@ -131,7 +131,9 @@ def test_bundle_for_another_node_or_from_a_stranger_is_refused(province):
             last_seq=1,
         ).to_bytes()
     record = bundle_receive(data, direction=Direction.UP)
-    assert record.status == BundleStatus.REFUSED and "不是本节点的下级节点" in record.reason  # said in Chinese
+    assert (
+        record.status == BundleStatus.REFUSED and "不是本节点的下级节点" in record.reason
+    )  # said in Chinese
 
 
 def test_unknown_kind_quarantines_with_reason_then_reapplies(province, monkeypatch):
