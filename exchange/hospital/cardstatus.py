@@ -20,7 +20,7 @@ from cards.models import Card
 from exchange.hospital import lists
 from registry.errors import DomainError
 from registry.models import Counter, ListEntry
-from registry.protection import blind_index
+from registry.protection import blind_indexes
 
 ID_FAMILY = "id_number"
 C = CardStatus
@@ -105,34 +105,34 @@ def card_status_check(pairs: list[tuple[str, str]]) -> list[CardCheck]:
     return card_status_check_numbered(pairs)[0]
 
 
-def card_status_check_numbered(pairs: list[tuple[str, str]]) -> tuple[list[CardCheck], int]:
-    """The checks and the blacklist number they were made against, read in one query (so they agree)."""
-    normal = []
-    index_of: dict[str, str] = {}
-    subjects: set[int] = set()
-    person_of: dict[str, int] = {}
-    for card_no, chip in pairs:
-        card_no, chip = normal_card_no(card_no), normal_chip(chip)
-        normal.append((card_no, chip))
-        if card_no:
-            if card_no not in index_of:
-                index_of[card_no] = blind_index(card_no, family=ID_FAMILY)
-                person_of[card_no] = lists.person_subject(card_no)
-                subjects.add(person_of[card_no])
-            if chip:
-                subjects.add(lists.card_subject(card_no, chip))
-    cards, listed, number = _read(set(index_of.values()), subjects)
+def card_status_check_numbered(
+    pairs: list[tuple[str, str]], *, detail: bool = True
+) -> tuple[list[CardCheck], int]:
+    """The checks and the blacklist number they were made against, read in one query (so they agree).
+    `detail=False` (verify-batch) leaves out the status change time, which only the single check shows."""
+    normal = [(normal_card_no(card_no), normal_chip(chip)) for card_no, chip in pairs]
+    index_of = blind_indexes((card_no for card_no, _chip in normal if card_no), family=ID_FAMILY)
+    person_of = {card_no: lists.person_subject(card_no) for card_no in index_of}
+    card_of = {pair: lists.card_subject(*pair) for pair in normal if pair[0] and pair[1]}
+    cards, listed, number = _read(set(index_of.values()), {*person_of.values(), *card_of.values()}, detail)
     today = timezone.localdate()
     checks = [
-        _check(card_no, chip, cards.get(index_of.get(card_no), ()), listed, today, person_of.get(card_no))
+        _check(
+            card_no,
+            chip,
+            cards.get(index_of.get(card_no), ()),
+            person_of.get(card_no) in listed,
+            listed.get(card_of.get((card_no, chip))),
+            today,
+        )
         for card_no, chip in normal
     ]
     return checks, number
 
 
 @functools.cache
-def _statements(vendor: str) -> tuple[str, str, str]:
-    """The three parts of _read's statement, up to their IN lists (the same columns in each)."""
+def _statements(vendor: str, detail: bool) -> tuple[str, str, str]:
+    """The three parts of _read's statement, up to their lists of values (the same columns in each)."""
     quote = connection.ops.quote_name
     card, entry, counter = Card._meta, ListEntry._meta, Counter._meta
 
@@ -142,14 +142,14 @@ def _statements(vendor: str) -> tuple[str, str, str]:
     # Only our own table and column names go in (quoted); the values are parameters.
     cards = (
         f"SELECT 0, {column(card, 'card_index')}, {column(card, 'chip_serial')}, {column(card, 'status')}, "  # noqa: S608
-        f"{column(card, 'status_changed_at')}, {column(card, 'expires_on')}, {column(card, 'id')} "
-        f"FROM {quote(card.db_table)} WHERE {column(card, 'card_index')} IN ("
+        f"{column(card, 'status_changed_at') if detail else 'NULL'}, {column(card, 'expires_on')}, {column(card, 'id')} "
+        f"FROM {quote(card.db_table)} WHERE {column(card, 'card_index')}"
     )
     entries = (
         f"SELECT 1, NULL, {column(entry, 'reason')}, NULL, NULL, NULL, {column(entry, 'subject')} "  # noqa: S608
         f"FROM {quote(entry.db_table)} "
         f"WHERE {column(entry, 'list_name')} = %s AND {column(entry, 'removed_number')} IS NULL "
-        f"AND {column(entry, 'subject')} IN ("
+        f"AND {column(entry, 'subject')}"
     )
     number = (
         f"SELECT 2, NULL, NULL, NULL, NULL, NULL, {column(counter, 'value')} "  # noqa: S608
@@ -158,17 +158,28 @@ def _statements(vendor: str) -> tuple[str, str, str]:
     return cards, entries, number
 
 
-def _read(indexes: set[str], subjects: set[int]) -> tuple[dict[str, list[tuple]], dict[int, str], int]:
+def _one_of(values: set, params: list, cast: str = "") -> str:
+    """On PostgreSQL one text parameter split by the server (a thousand values: one placeholder, no per-value
+    adaptation); elsewhere IN with a placeholder each. The values are our own hex digests and integers."""
+    if connection.vendor == "postgresql":
+        params.append(",".join(map(str, values)))
+        return f" = ANY(string_to_array(%s, ','){cast})"
+    params.extend(values)
+    return " IN (" + ", ".join(["%s"] * len(values)) + ")"
+
+
+def _read(
+    indexes: set[str], subjects: set[int], detail: bool = True
+) -> tuple[dict[str, list[tuple]], dict[int, str], int]:
     """The cards with these blind indexes, the subjects currently on the blacklist and its number: one
     statement (UNION ALL of three index lookups), one round trip, no ORM compilation per call."""
-    cards_sql, entries_sql, number_sql = _statements(connection.vendor)
+    cards_sql, entries_sql, number_sql = _statements(connection.vendor, detail)
     parts, params = [], []
     if indexes:
-        parts.append(cards_sql + ", ".join(["%s"] * len(indexes)) + ")")
-        params.extend(indexes)
+        parts.append(cards_sql + _one_of(indexes, params))
     if subjects:
-        parts.append(entries_sql + ", ".join(["%s"] * len(subjects)) + ")")
-        params.extend([lists.BLACKLIST, *subjects])
+        params.append(lists.BLACKLIST)
+        parts.append(entries_sql + _one_of(subjects, params, "::bigint[]"))
     parts.append(number_sql)
     params.append(lists.counter_name(lists.BLACKLIST))
     cards: dict[str, list[tuple]] = {}
@@ -194,12 +205,10 @@ def _pick(candidates, chip: str):
     return max(in_hand or candidates, key=lambda row: row[5], default=None)
 
 
-def _check(card_no: str, chip: str, candidates, listed: dict, today, person: int | None) -> CardCheck:
+def _check(card_no: str, chip: str, candidates, person_listed: bool, card_reason, today) -> CardCheck:
     if not card_no:
         return CardCheck(card_no, chip, Code.INVALID)
     row = _pick(candidates, chip)
-    person_listed = person in listed
-    card_reason = listed.get(lists.card_subject(card_no, chip)) if chip else None
     if row is None:
         if card_reason:
             return CardCheck(card_no, chip, lists.CARD_REASON_CODES.get(card_reason, Code.BLACKLISTED_CARD))

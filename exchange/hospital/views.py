@@ -280,7 +280,7 @@ class VerifyBatchView(PartnerView):
     )
     def post(self, request):
         pairs = _batch_pairs(request.data)
-        checks, number = card_status_check_numbered(pairs)
+        checks, number = card_status_check_numbered(pairs, detail=False)
         results = [_check_dict(check) for check in checks]
         answer = {
             "list_number": number,
