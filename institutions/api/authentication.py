@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hmac
+import logging
 import secrets
 import time
 
@@ -22,6 +23,7 @@ from institutions.choices import CredentialStatus
 from institutions.models import ApiCredential
 from institutions.signing import NONCE_RE, SKEW_SECONDS, signature
 
+logger = logging.getLogger(__name__)
 _MISSING = object()
 
 
@@ -109,8 +111,15 @@ def _own_copy(entry: _Entry) -> ApiCredential:
 def credentials_changed(**kwargs) -> None:
     """Bump the version stamp: every process reloads its cached keys on their next call. Bumped at once and
     again after commit, so a process that reloads in between cannot keep the old state."""
-    cache.set(VERSION_KEY, secrets.randbits(62), None)
-    transaction.on_commit(lambda: cache.set(VERSION_KEY, secrets.randbits(62), None))
+    _bump()
+    transaction.on_commit(_bump)
+
+
+def _bump() -> None:
+    try:
+        cache.set(VERSION_KEY, secrets.randbits(62), None)
+    except Exception:  # the cache is down: the save goes on; cached keys expire within the cache period
+        logger.warning("API key version stamp not bumped: the shared cache is unavailable", exc_info=True)
 
 
 def _verify(credential: ApiCredential, request, timestamp: str, nonce: str, given: str) -> None:
