@@ -421,8 +421,9 @@ def report(
                 processes=processes,
             )
         requests = figures[kind]["requests"]
-        figures[kind]["app_cpu_ms"] = 1000 * (process_tree_cpu(server_pid) - app_before) / requests
-        figures[kind]["db_cpu_ms"] = 1000 * database_cpu.seconds / requests
+        app_cpu = process_tree_cpu(server_pid) - app_before if server_pid else 0.0
+        figures[kind]["app_cpu_ms"] = 1000 * app_cpu / requests
+        figures[kind]["db_cpu_ms"] = 1000 * (database_cpu.seconds or 0.0) / requests  # None on SQLite
     figures["ratio"] = figures["status"]["rps"] / figures["bare"]["rps"]
     calls = max(3, int(seconds))
     figures["batch_http_cards_s"] = verify_batch_http(
