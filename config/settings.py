@@ -47,6 +47,10 @@ HC_HOSPITAL_RATE_LIMITS = {
     **json.loads(env_str("HC_HOSPITAL_RATE_LIMITS", "{}")),
 }
 HC_IDEMPOTENCY_TTL_HOURS = env_int("HC_IDEMPOTENCY_TTL_HOURS", 24)
+# Each web process keeps the API keys it checked for this long (0: load at every call). A change made through
+# the models reaches every process at once (a version stamp in the shared cache); one made around them (SQL,
+# queryset.update) within this time. See docs/hospital-api.md "Key revocation".
+HC_CREDENTIAL_CACHE_SECONDS = env_int("HC_CREDENTIAL_CACHE_SECONDS", 10)
 # Institution codes whose API keys belong to the regional health information platform (bulk uploads).
 HC_REGIONAL_PLATFORMS = env_list("HC_REGIONAL_PLATFORMS")
 # Personal self-query: where one-time codes go ("console" in development) and how long they live.

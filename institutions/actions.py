@@ -421,12 +421,15 @@ def credential_relabel(*, actor: Actor, credential: ApiCredential, label: str) -
 LAST_USED_PRECISION_SECONDS = 300
 
 
-def credential_mark_used(*, credential: ApiCredential) -> None:
+def credential_mark_used(*, credential: ApiCredential) -> bool:
     """Remember that a key was just used, at most once per five minutes: telemetry, not an audited change,
-    so a hospital calling at every visit does not write a row per call."""
+    so a hospital calling at every visit does not write a row per call. True when it wrote."""
     now = timezone.now()
     if (
         credential.last_used_at is None
         or (now - credential.last_used_at).total_seconds() > LAST_USED_PRECISION_SECONDS
     ):
         ApiCredential.objects.filter(pk=credential.pk).update(last_used_at=now)
+        credential.last_used_at = now
+        return True
+    return False

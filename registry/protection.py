@@ -146,6 +146,18 @@ def blind_index(value: str, *, family: str) -> str:
     return hmac.new(keyring().index_key, message, hashlib.sha256).hexdigest()[:40]
 
 
+def blind_indexes(values, *, family: str) -> dict[str, str]:
+    """{value: blind_index(value)} for many values: the keyed HMAC is set up once and copied per value."""
+    keyed = hmac.new(keyring().index_key, f"{family}\x1f".encode(), hashlib.sha256)
+    indexes = {}
+    for value in values:
+        if value not in indexes:
+            mac = keyed.copy()
+            mac.update(normalise_for_index(value).encode())
+            indexes[value] = mac.hexdigest()[:40]
+    return indexes
+
+
 class EncryptedTextField(models.TextField):
     """A text column stored sealed. Only isnull lookups work; search by the companion BlindIndexField."""
 

@@ -4,6 +4,7 @@ and which subjects are on it, in bulk (a front-end server checks a thousand card
 from __future__ import annotations
 
 from registry.choices import ListName, ListReason
+from registry.lists import _counter as counter_name  # noqa: F401  (the list number's counter: cardstatus reads it)
 from registry.lists import card_subject, list_number, person_subject  # noqa: F401  (re-exported for views)
 from registry.models import ListEntry
 

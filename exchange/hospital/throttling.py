@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
+
+from institutions.api.sharedcache import count_hit
 
 DEFAULT_RATE = "1200/min"
 PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
@@ -34,10 +35,7 @@ def window_hit(bucket: str, rate: str) -> float:
     now = time.time()
     window = int(now // period)
     key = f"hc-rate:{bucket}:{period}:{window}"
-    try:  # one round trip in the common case: the window's counter exists
-        count = cache.incr(key)
-    except ValueError:  # the window's first hit (or it just expired): create it; another process may win
-        count = 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
+    count = count_hit(key, period + 1)  # one round trip on Redis
     if count <= limit:
         return 0
     return max((window + 1) * period - now, 1)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import hmac
+import logging
+import secrets
 import time
 
+from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -13,9 +18,13 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
 from institutions.actions import credential_mark_used
+from institutions.api.sharedcache import add_and_get
 from institutions.choices import CredentialStatus
 from institutions.models import ApiCredential
 from institutions.signing import NONCE_RE, SKEW_SECONDS, signature
+
+logger = logging.getLogger(__name__)
+_MISSING = object()
 
 
 class SignatureFailed(exceptions.AuthenticationFailed):
@@ -50,6 +59,90 @@ class InstitutionPrincipal:
         return str(self.institution)
 
 
+# --- Credentials cached per process -------------------------------------------------------------------------
+# A signed call would otherwise load its key (and unseal its secret) on every request. Each web process keeps
+# what it loaded for CREDENTIAL_CACHE_SECONDS; every call also reads a version stamp from the shared cache (in
+# the nonce's round trip) that any change of a key or an institution bumps (signals below), so a revocation
+# takes effect on the next call. A change that bypasses the models' save() (SQL, queryset.update) takes
+# effect within CREDENTIAL_CACHE_SECONDS (docs/hospital-api.md).
+VERSION_KEY = "hc-credentials-version"
+_credentials: dict[str, _Entry] = {}
+
+
+class _Entry:
+    __slots__ = ("credential", "version", "loaded", "last_used_at")
+
+    def __init__(self, credential, version, loaded):
+        self.credential, self.version, self.loaded = credential, version, loaded
+        self.last_used_at = credential.last_used_at
+
+
+def _cached_credential(key_id: str, *, version=_MISSING) -> _Entry | None:
+    """The key's cached entry, loaded again when older than the cache period."""
+    entry = _credentials.get(key_id)
+    now = time.monotonic()
+    if entry is None or now - entry.loaded > settings.HC_CREDENTIAL_CACHE_SECONDS:
+        if version is _MISSING:  # read before loading: a change after this read bumps it again
+            version = cache.get(VERSION_KEY)
+        credential = (
+            ApiCredential.objects.select_related("medical_institution", "financial_institution")
+            .filter(key_id=key_id)
+            .first()
+        )
+        if credential is None:
+            return None
+        entry = _Entry(credential, version, now)
+        if settings.HC_CREDENTIAL_CACHE_SECONDS > 0:
+            _credentials[key_id] = entry
+    return entry
+
+
+def _own_copy(entry: _Entry) -> ApiCredential:
+    """The request's own copy of the cached credential and its institution (views may read and annotate them)."""
+    credential = copy.copy(entry.credential)
+    credential.last_used_at = entry.last_used_at
+    for field in ("medical_institution", "financial_institution"):
+        related = getattr(entry.credential, field)
+        if related is not None:
+            setattr(credential, field, copy.copy(related))
+    return credential
+
+
+def credentials_changed(**kwargs) -> None:
+    """Bump the version stamp: every process reloads its cached keys on their next call. Bumped at once and
+    again after commit, so a process that reloads in between cannot keep the old state."""
+    _bump()
+    transaction.on_commit(_bump)
+
+
+def _bump() -> None:
+    try:
+        cache.set(VERSION_KEY, secrets.randbits(62), None)
+    except Exception:  # the cache is down: the save goes on; cached keys expire within the cache period
+        logger.warning("API key version stamp not bumped: the shared cache is unavailable", exc_info=True)
+
+
+def _verify(credential: ApiCredential, request, timestamp: str, nonce: str, given: str) -> None:
+    if credential.status == CredentialStatus.REVOKED:
+        raise SignatureFailed("key_revoked", _("This API key has been revoked."))
+    if credential.expires_at <= timezone.now():
+        raise SignatureFailed(
+            "key_expired", _("This API key has expired; ask your registration centre for a new one.")
+        )
+    if credential.institution.status != "active":
+        raise SignatureFailed("institution_inactive", _("The institution of this key is deregistered."))
+    expected = signature(
+        credential.secret,
+        method=request.method,
+        path_with_query=request.get_full_path(),
+        timestamp=timestamp,
+        nonce=nonce,
+        body=request.body,
+    )
+    if not hmac.compare_digest(expected, given.lower()):
+        raise SignatureFailed("bad_signature", _("The signature does not match the request."))
+
+
 class HospitalSignatureAuthentication(BaseAuthentication):
     """Checks X-HC-Key / X-HC-Timestamp / X-HC-Nonce / X-HC-Signature (see institutions.signing)."""
 
@@ -77,38 +170,29 @@ class HospitalSignatureAuthentication(BaseAuthentication):
             raise SignatureFailed(
                 "bad_nonce", _("The nonce must be 16 to 64 characters of A-Z, a-z, 0-9, _ or -.")
             )
-        credential = (
-            ApiCredential.objects.select_related("medical_institution", "financial_institution")
-            .filter(key_id=key_id)
-            .first()
-        )
-        if credential is None:
+        entry = _cached_credential(key_id)
+        if entry is None:
             raise SignatureFailed("unknown_key", _("Unknown API key."))
-        if credential.status == CredentialStatus.REVOKED:
-            raise SignatureFailed("key_revoked", _("This API key has been revoked."))
-        if credential.expires_at <= timezone.now():
-            raise SignatureFailed(
-                "key_expired", _("This API key has expired; ask your registration centre for a new one.")
-            )
-        if credential.institution.status != "active":
-            raise SignatureFailed("institution_inactive", _("The institution of this key is deregistered."))
-        expected = signature(
-            credential.secret,
-            method=request.method,
-            path_with_query=request.get_full_path(),
-            timestamp=timestamp,
-            nonce=nonce,
-            body=request.body,
-        )
-        if not hmac.compare_digest(expected, given.lower()):
-            raise SignatureFailed("bad_signature", _("The signature does not match the request."))
+        credential = entry.credential
+        _verify(credential, request, timestamp, nonce, given)
         # Checked last, so a forged request cannot burn a real client's nonce. The cache is shared by every
-        # web process (Redis in production), and add() is atomic: only the first of two replays wins.
-        if not cache.add(f"hc-nonce:{key_id}:{nonce}", 1, timeout=2 * SKEW_SECONDS):
+        # web process (Redis in production), and add() is atomic: only the first of two replays wins. The
+        # same round trip reads the credentials' version stamp: a key revoked (or an institution
+        # deregistered) since this process cached it is reloaded and checked again before anything runs.
+        fresh, version = add_and_get(f"hc-nonce:{key_id}:{nonce}", 2 * SKEW_SECONDS, VERSION_KEY)
+        if not fresh:
             raise SignatureFailed(
                 "replayed_nonce", _("This nonce was already used: the request looks replayed.")
             )
-        credential_mark_used(credential=credential)
+        if version != entry.version:
+            _credentials.pop(key_id, None)
+            entry = _cached_credential(key_id, version=version)
+            if entry is None:
+                raise SignatureFailed("unknown_key", _("Unknown API key."))
+            _verify(entry.credential, request, timestamp, nonce, given)
+        credential = _own_copy(entry)
+        if credential_mark_used(credential=credential):
+            entry.last_used_at = credential.last_used_at
         return InstitutionPrincipal(credential), credential
 
 

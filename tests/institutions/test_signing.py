@@ -181,3 +181,41 @@ def test_a_bank_key_works_too(client, bank, system_actor):
     credential, secret = actions.credential_issue(actor=system_actor, institution=bank)
     response = call(client, "GET", WHOAMI, key_id=credential.key_id, secret=secret)
     assert response.status_code == 200 and response.json()["type"] == "financial"
+
+
+# --- Keys are cached per web process: revocation still takes effect at once ---------------------------------
+
+
+@pytest.mark.django_db
+def test_revoking_a_key_in_use_refuses_its_next_call(client, key, system_actor):
+    credential, secret = key
+    assert (
+        call(client, "GET", WHOAMI, key_id=credential.key_id, secret=secret).status_code == 200
+    )  # cached now
+    actions.credential_revoke(actor=system_actor, credential=credential, reason="泄露")
+    assert_refused(call(client, "GET", WHOAMI, key_id=credential.key_id, secret=secret), 401, "key_revoked")
+
+
+@pytest.mark.django_db
+def test_deregistering_an_institution_in_use_refuses_its_next_call(client, key, hospital, system_actor):
+    credential, secret = key
+    assert call(client, "GET", WHOAMI, key_id=credential.key_id, secret=secret).status_code == 200
+    actions.organisation_deregister(actor=system_actor, obj=hospital, reason="撤销")
+    assert_refused(
+        call(client, "GET", WHOAMI, key_id=credential.key_id, secret=secret), 401, "institution_inactive"
+    )
+
+
+@pytest.mark.django_db
+def test_a_change_made_around_the_models_counts_after_the_cache_period(client, key, settings, monkeypatch):
+    from institutions.api import authentication
+
+    credential, secret = key
+    assert call(client, "GET", WHOAMI, key_id=credential.key_id, secret=secret).status_code == 200
+    type(credential).objects.filter(pk=credential.pk).update(  # SQL-like: no signal, no version bump
+        expires_at=timezone.now() - timezone.timedelta(seconds=1)
+    )
+    assert call(client, "GET", WHOAMI, key_id=credential.key_id, secret=secret).status_code == 200
+    later = time.monotonic() + settings.HC_CREDENTIAL_CACHE_SECONDS + 1
+    monkeypatch.setattr(authentication.time, "monotonic", lambda: later)
+    assert_refused(call(client, "GET", WHOAMI, key_id=credential.key_id, secret=secret), 401, "key_expired")
