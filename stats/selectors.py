@@ -61,6 +61,8 @@ class Figure:
     extra_counts: Callable[..., dict[str, Counts]] | None = None  # counts from outside the fact table (plans)
     fresh: Callable[[], dt.datetime | None] = field(default=lambda: fold_updated_at())
     uses_card_maker: bool = False
+    # The case-level rows behind the figure, where the spec wants them exported: (user, filters) -> Sheet.
+    cases: Callable[..., Any] | None = None
 
 
 FIGURES: dict[str, Figure] = {}
@@ -413,11 +415,22 @@ figure_register(
 
 def scorecard_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
     """Per subordinate centre (region one level down) or per institution, against the year's targets."""
+    from stats.sources import USES, sam_accounting, use_counts
+
     counts = fact_counts(user, filters, (K.APPLIED, *ISSUED, K.COLLECTED))
+    for key, values in use_counts(user, filters).items():
+        counts.setdefault(key, {})[USES] = values.get(USES, 0)
+    for key, values in sam_accounting(user, filters).items():
+        counts.setdefault(key, {}).update(values)
     targets = assessment_targets(user, year=filters.date_to.year, by=filters.by, keys=counts.keys())
     for key, values in targets.items():
         counts.setdefault(key, {}).update(values)
     return table(figure, counts, filters.by)
+
+
+def sync_timeliness(counts: Counts) -> None:
+    """The time of the last applied sync from the child: the exchange app keeps no sync runs yet, so "-"."""
+    return None
 
 
 def assessment_targets(user, *, year: int, by: str, keys) -> dict[Any, dict]:
@@ -449,8 +462,9 @@ figure_register(
         name="assessment",
         title=_("Assessment scorecard"),
         description=_(
-            "Cards issued against the year's target, applications, collection rate against its target, per "
-            "subordinate centre or institution. Targets are set under Assessment targets."
+            "Cards issued against the year's target, applications, collection rate against its target, card "
+            "uses, SAM accounting and sync timeliness, per subordinate centre or institution. Targets are set "
+            "under Assessment targets."
         ),
         columns=[
             FigureColumn("applications", _("applications received"), lambda c: _sum(c, K.APPLIED)),
@@ -469,6 +483,11 @@ figure_register(
                 _("target: collection rate (%)"),
                 lambda c: _target(c, TargetMeasure.COLLECTION_RATE),
             ),
+            FigureColumn("uses", _("card uses"), lambda c: _sum(c, "uses")),
+            FigureColumn("sam_issued", _("SAMs issued"), lambda c: _sum(c, "sam_issued")),
+            FigureColumn("sam_signed", _("SAMs signed for"), lambda c: _sum(c, "sam_signed")),
+            FigureColumn("sam_in_use", _("SAMs in use"), lambda c: _sum(c, "sam_in_use")),
+            FigureColumn("last_sync", _("last applied sync"), sync_timeliness, width=20),
         ],
         groupings=(G.REGION, G.INSTITUTION),
         rows=scorecard_rows,
@@ -478,15 +497,16 @@ figure_register(
 
 # --- Dashboard ---------------------------------------------------------------------------------------------
 
-# Trend series: (measure, label). Later sources add theirs (card use, losses) with trend_register.
-TRENDS: list[tuple[str, Any]] = [
-    (K.APPLIED, _("applications")),
-    (K.COLLECTED, _("cards collected")),
+# Trend series: (measure, label, counts). Later sources add theirs (card use, losses) with trend_register; a
+# series not folded into the daily counts brings its own counts(user, filters) -> {day or month: n}.
+TRENDS: list[tuple[str, Any, Callable | None]] = [
+    (K.APPLIED, _("applications"), None),
+    (K.COLLECTED, _("cards collected"), None),
 ]
 
 
-def trend_register(measure: str, label) -> None:
-    TRENDS.append((measure, label))
+def trend_register(measure: str, label, counts: Callable | None = None) -> None:
+    TRENDS.append((measure, label, counts))
 
 
 def dashboard_headline(
@@ -525,14 +545,13 @@ def dashboard_trend(*, user, filters: FigureFilters) -> dict:
             axis.append(month)
             month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
         grouping, label = G.MONTH, lambda d: d.strftime("%Y-%m")
-    counts = fact_counts(user, FigureFilters(**{**filters.__dict__, "by": grouping}), [m for m, _l in TRENDS])
-    return {
-        "days": [label(d) for d in axis],
-        "series": [
-            {"measure": m, "name": str(name), "data": [counts.get(d, {}).get(m, 0) for d in axis]}
-            for m, name in TRENDS
-        ],
-    }
+    grouped = FigureFilters(**{**filters.__dict__, "by": grouping})
+    counts = fact_counts(user, grouped, [m for m, _l, source in TRENDS if source is None])
+    series = []
+    for measure, name, source in TRENDS:
+        values = source(user, grouped) if source else {d: c.get(measure, 0) for d, c in counts.items()}
+        series.append({"measure": measure, "name": str(name), "data": [values.get(d, 0) for d in axis]})
+    return {"days": [label(d) for d in axis], "series": series}
 
 
 def dashboard_drill(*, user, filters: FigureFilters) -> dict:
@@ -563,3 +582,7 @@ def dashboard_drill(*, user, filters: FigureFilters) -> dict:
 
 def target_list(*, user) -> QuerySet[AssessmentTarget]:
     return scope_queryset(AssessmentTarget.objects.select_related("region"), user)
+
+
+# The sources registered after the first figures (lifecycle, card use, SAM): imported last, they use the above.
+from stats import sources  # noqa: E402, F401
