@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from cards.choices import CancellationReason
 from cards.choices import CardEventKind as K
 from cards.models.uses import CardUseScenario
+from registry.choices import NATION_CODE
 from stats.actions import reason_measure
 from stats.choices import Grouping
 from stats.filtersets import FigureFilters
@@ -338,8 +339,8 @@ figure_register(
 
 
 def sam_accounting(user, filters: FigureFilters) -> dict[Any, Counts]:
-    """Per scorecard group (region one level down, or institution): SAMs issued and signed for in the period
-    (stock-outs), and SAMs in use at institutions now."""
+    """Per scorecard group (region one level down, or institution): SAMs issued to it and signed for in the
+    period (stock-outs from the centre to the child, or to the institution), and SAMs in use there now."""
     from sam.choices import SamShipmentStatus, SamStatus
     from sam.selectors import sam_list, sam_stock_out_list
 
@@ -351,6 +352,10 @@ def sam_accounting(user, filters: FigureFilters) -> dict[Any, Counts]:
         region__code__startswith=prefix, at__date__gte=filters.date_from, at__date__lte=filters.date_to
     )
     in_use = sam_list(user=user).filter(region__code__startswith=prefix, status=SamStatus.ISSUED)
+    if filters.by == G.REGION:  # what this centre sent down to each subordinate centre
+        stock_outs = stock_outs.filter(from_region_id=prefix.ljust(6, "0") if prefix else NATION_CODE)
+    else:  # what reached each institution
+        stock_outs = stock_outs.filter(institution__isnull=False)
     if filters.institution:
         stock_outs = stock_outs.filter(institution__code=filters.institution)
         in_use = in_use.filter(institution__code=filters.institution)
