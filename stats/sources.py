@@ -131,7 +131,7 @@ figure_register(
         title=_("Card use"),
         description=_(
             "Card uses reported by medical institutions, by time, institution and region, per use scenario "
-            "(including rural co-operative settlement)."
+            "(including rural co-operative settlement). The case rows give the use frequency per card."
         ),
         columns=[
             FigureColumn(USES, _("uses"), lambda c: _sum(c, USES)),
@@ -422,5 +422,50 @@ def not_collected_cases(user, filters: FigureFilters):
     return _("Cards not yet collected"), CARD_COLUMNS, cards
 
 
+def use_frequency_cases(user, filters: FigureFilters):
+    """Use frequency per card: each card used in the period and area, how often, first and last use. Case rows
+    (one per card), so they are read from the scoped use records; the figure itself reads only the aggregates."""
+    from django.db.models import Max, Min
+
+    from cards.models.uses import CardUseStatus
+    from cards.selectors.uses import card_use_list
+    from registry.exports import Column
+    from registry.protection import mask_id_number
+
+    prefix = effective_prefix(user, filters)
+    uses = card_use_list(
+        user=user,
+        filters={
+            "status": CardUseStatus.ACCEPTED,
+            "date_from": filters.date_from,
+            "date_to": filters.date_to,
+        },
+    )
+    if prefix is None:
+        uses = uses.none()
+    uses = uses.filter(region__code__startswith=prefix or "", card__isnull=False)
+    if filters.institution:
+        uses = uses.filter(institution__code=filters.institution)
+    per_card = list(
+        uses.values("card_id")
+        .order_by()
+        .annotate(n=Count("id"), first=Min("used_at"), last=Max("used_at"))
+        .order_by("-n", "card_id")
+    )
+    from cards.models import Card
+
+    cards = Card.objects.in_bulk([row["card_id"] for row in per_card])
+    rows = [{**row, "card": cards[row["card_id"]]} for row in per_card]
+    columns = [
+        Column(_("card number"), lambda r: mask_id_number(r["card"].card_no), 22),
+        Column(_("chip serial"), lambda r: r["card"].chip_serial, 18),
+        Column(_("uses"), lambda r: r["n"], 10),
+        Column(_("first use"), lambda r: r["first"], 20),
+        Column(_("last use"), lambda r: r["last"], 20),
+    ]
+    return _("Use frequency per card"), columns, rows
+
+
 FIGURES["lifecycle"].cases = lifecycle_cases
+FIGURES["uses"].cases = use_frequency_cases
 FIGURES["issuance"].cases = not_collected_cases

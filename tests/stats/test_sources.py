@@ -184,7 +184,7 @@ def direct_uses(prefix: str) -> Counter:
 
 
 @pytest.mark.django_db
-def test_use_figure_equals_the_use_records(uses, make_user):
+def test_use_figure_equals_the_use_records(uses, make_user, client):
     user = make_user("prov", roles=["统计员"], scope="610000")
     expected = direct_uses("61")
     assert sum(expected.values()) > 0 and any(s == "rural_coop_settlement" for _r, s in expected)
@@ -209,6 +209,13 @@ def test_use_figure_equals_the_use_records(uses, make_user):
     scorecard = rows_by_key(figure_rows(user=user, name="assessment", filters=by(period(), Grouping.REGION)))
     assert scorecard["610100"]["uses"] == rows_by_key(rows)["610100"]["uses"]
     assert scorecard["610100"]["last_sync"] is None  # no sync runs are kept yet: shown as "-"
+    # Use frequency per card (case rows): each card's uses, adding up to the figure's total.
+    client.force_login(user)
+    frequency = xlsx_rows(client.get("/admin/stats/dailycount/report/uses/cases/xlsx/"))
+    per_card = [row for row in frequency[5:] if row[0] and row[1]]
+    assert sum(row[2] for row in per_card) == rows[-1]["uses"]
+    first = Card.objects.get(chip_serial=per_card[0][1])
+    assert per_card[0][2] == CardUse.objects.filter(card=first, status="accepted").count()
     # The city's statistician: the city's uses only; another city's region shows nothing.
     city = make_user("xian", roles=["统计员"], scope="610100")
     assert figure_rows(user=city, name="uses", filters=period())[-1]["uses"] == sum(
