@@ -314,3 +314,18 @@ def test_sam_figures_follow_the_sam_selectors_and_the_region_filter(sams, make_u
     )
     assert per_institution[sams.code]["sam_issued"] == 3 and per_institution[sams.code]["sam_signed"] == 0
     assert per_institution[sams.code]["sam_in_use"] == 3
+
+
+@pytest.mark.django_db
+def test_every_new_figure_page_and_export_answers(sams, make_user, client):
+    from stats.selectors import FIGURES
+
+    client.force_login(make_user("stat_all", roles=["统计员"], scope="610000"))
+    new = ("lifecycle", "uses", "sam_applications", "sam_production", "sam_issuance", "sam_maintenance")
+    for name, figure in [(n, FIGURES[n]) for n in (*new, "assessment", "issuance")]:
+        for grouping in figure.groupings:
+            page = client.get(f"/admin/stats/dailycount/report/{name}/", {"by": grouping})
+            assert page.status_code == 200, (name, grouping)
+        assert client.get(f"/admin/stats/dailycount/report/{name}/export/xlsx/").status_code == 200
+        cases = client.get(f"/admin/stats/dailycount/report/{name}/cases/xlsx/")
+        assert cases.status_code == (200 if figure.cases else 404), name
