@@ -254,7 +254,23 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task repeats it, never drops it
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Tier sync (exchange): the full run nightly at 02:00 (CELERY_TIMEZONE, i.e. Asia/Shanghai), small pushes
+# every few minutes, quarantined bundles retried, reconciliation weekly.
 CELERY_BEAT_SCHEDULE: dict = {
+    "sync-full-nightly": {"task": "exchange.tasks.sync_full_task", "schedule": crontab(hour=2, minute=0)},
+    "sync-push-often": {
+        "task": "exchange.tasks.sync_push_task",
+        "schedule": float(env_int("HC_SYNC_PUSH_SECONDS", 300)),
+    },
+    "sync-pull-often": {
+        "task": "exchange.tasks.sync_pull_task",
+        "schedule": float(env_int("HC_SYNC_PULL_SECONDS", 900)),
+    },
+    "sync-quarantine-retry": {"task": "exchange.tasks.quarantine_retry_task", "schedule": 600.0},
+    "sync-reconcile-weekly": {
+        "task": "exchange.tasks.sync_reconcile_task",
+        "schedule": crontab(hour=3, minute=30, day_of_week="sun"),
+    },
     # Asia/Shanghai (CELERY_TIMEZONE): ended ineligibility periods come off the blacklist after midnight.
     "list-expire-due": {
         "task": "registry.tasks.list_expire_due_task",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -10,6 +13,22 @@ from registry.choices import JournalOp
 from registry.models import Counter, JournalEntry
 
 JOURNAL_COUNTER = "journal"
+
+# Set by exchange while it applies a row that came from another node: the row an apply function re-journals
+# keeps that origin, so it travels on with it. [origin node, origin sequence, used?]
+_applying_origin: ContextVar[list | None] = ContextVar("journal_applying_origin", default=None)
+
+
+@contextmanager
+def journal_origin(origin_node: str, origin_seq: int):
+    """Journal rows appended inside carry this origin (at most one row: origins are unique). Yields a list
+    whose last item turns True once a row took the origin."""
+    state = [origin_node, origin_seq, False]
+    token = _applying_origin.set(state)
+    try:
+        yield state
+    finally:
+        _applying_origin.reset(token)
 
 
 def counter_take(name: str, count: int = 1) -> int:
@@ -36,14 +55,20 @@ def counter_value(name: str) -> int:
 def journal_append(*, kind: str, key: str, payload: dict, op: str = JournalOp.UPSERT) -> JournalEntry:
     """Append one local change. Call it inside the action's transaction: nothing is synced that did not commit."""
     seq = counter_take(JOURNAL_COUNTER)
+    origin_node, origin_seq = settings.HC_REGION, seq
+    applying = _applying_origin.get()
+    if applying is not None:
+        if applying[2]:
+            raise RuntimeError("a row applied from another node re-journals at most one row")
+        origin_node, origin_seq, applying[2] = applying[0], applying[1], True
     return JournalEntry.objects.create(
         seq=seq,
         kind=kind,
         key=str(key),
         op=op,
         payload=payload,
-        origin_node=settings.HC_REGION,
-        origin_seq=seq,
+        origin_node=origin_node,
+        origin_seq=origin_seq,
         created_at=timezone.now(),
     )
 

@@ -177,6 +177,8 @@ def print_summary(var_dir: Path, *, serving: bool) -> None:
             say(f"  {pad('Admin / 管理后台:', 26)}{node.base_url}/admin/")
             say(f"  {pad('API docs / 接口文档:', 26)}{node.base_url}/api/docs/")
             say(f"  {pad('Server log / 运行日志:', 26)}{var_dir / node.tier / 'server.log'}")
+            if node.parent_url:
+                say(f"  {pad('Sync log / 同步日志:', 26)}{var_dir / node.tier / 'sync.log'}")
         say(f"  {pad('Username / 用户名', 26)}{pad('Password / 密码', 22)}Role / 角色")
         for login in demo_logins(node.tier):
             role = f"{login.role.group_name} ({login.role.key.replace('_', ' ')})"
@@ -205,6 +207,10 @@ def print_summary(var_dir: Path, *, serving: bool) -> None:
     if serving:
         say(
             "Each node has its own login cookie: one browser can stay logged in to all three. / 三个节点可同时登录。"
+        )
+        say(
+            f"Sync runs every {SYNC_EVERY} s (city -> province -> ministry and back); see Exchange > Sync runs. "
+            f"/ 每 {SYNC_EVERY} 秒同步一次，见“数据交换 > 同步记录”。"
         )
         say("Press Ctrl-C to stop the three sites / 按 Ctrl-C 停止三个站点。")
     say(line)
@@ -240,6 +246,30 @@ def stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
+SYNC_EVERY = int(os.environ.get("HC_DEMO_SYNC_SECONDS", "30"))
+
+
+def start_sync_loops(var_dir: Path) -> list[subprocess.Popen]:
+    """The tier sync on a schedule without Redis: `manage.py sync loop` at the province and the city pushes the
+    journal up and pulls filings and centres down every SYNC_EVERY seconds; each run is in the admin's sync runs."""
+    loops = []
+    for node in NODES:
+        if not node.parent_url:
+            continue
+        with (var_dir / node.tier / "sync.log").open("ab") as handle:
+            loops.append(
+                subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
+                    [sys.executable, str(ROOT / "manage.py"), "sync", "loop", "--every", str(SYNC_EVERY)],
+                    cwd=ROOT,
+                    env=node_env(node, var_dir),
+                    stdin=subprocess.DEVNULL,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    return loops
+
+
 def serve(var_dir: Path) -> int:
     stopping = False
 
@@ -250,7 +280,7 @@ def serve(var_dir: Path) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     processes: list[subprocess.Popen] = []
-    helpers: list[subprocess.Popen] = []  # not a site: the terminal agent
+    helpers: list[subprocess.Popen] = []  # not sites: the terminal agent and the sync loops
     try:
         for node in NODES:
             log = var_dir / node.tier / "server.log"
@@ -295,6 +325,7 @@ def serve(var_dir: Path) -> int:
                 stderr=subprocess.STDOUT,
             )
         helpers.append(agent)
+        helpers += start_sync_loops(var_dir)
         print_summary(var_dir, serving=True)
         while not stopping:
             for node, process in zip(NODES, processes, strict=True):

@@ -1,0 +1,249 @@
+"""Receiving a bundle: verify, apply in one transaction idempotently by (origin node, origin sequence),
+re-journal with the origin kept, or quarantine with the reason; re-apply a quarantined bundle later."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from exchange.choices import BundleStatus
+from exchange.models import InboundBundle
+from exchange.sync.appliers import APPLIERS, ApplyContext, ApplyError
+from exchange.sync.bundle import Bundle, BundleError, bundle_header, bundle_open
+from exchange.sync.nodes import sender_key
+from exchange.sync.transport import payload_clear, payload_seal
+from registry.actors import Actor
+from registry.audit import audit_record
+from registry.choices import Channel
+from registry.errors import DomainError
+from registry.journal import JOURNAL_COUNTER, counter_take, journal_origin
+from registry.models import JournalEntry
+from registry.protection import redact
+
+log = logging.getLogger(__name__)
+
+RETRY_BASE = timedelta(minutes=2)
+RETRY_MAX = timedelta(hours=6)
+
+
+@dataclass
+class Applied:
+    applied: int = 0
+    duplicates: int = 0
+
+
+def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
+    """Apply rows in order inside the caller's transaction. A row whose origin is already in this node's journal
+    was applied before (the journal row commits with the apply) and is skipped."""
+    unknown = sorted({row["kind"] for row in rows} - set(APPLIERS))
+    if unknown:
+        raise ApplyError(
+            f"unknown journal kind(s) {', '.join(unknown)}: this node has no applier for them "
+            "(update this node, then re-apply the bundle)"
+        )
+    by_origin: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        by_origin[row["origin_node"]].append(row["origin_seq"])
+    seen: set[tuple[str, int]] = set()
+    for origin, seqs in by_origin.items():
+        seen.update(
+            JournalEntry.objects.filter(
+                origin_node=origin, origin_seq__gte=min(seqs), origin_seq__lte=max(seqs)
+            ).values_list("origin_node", "origin_seq")
+        )
+    latest = _latest_applied(rows)
+    result = Applied()
+    pending: list[JournalEntry] = []
+
+    def flush() -> None:
+        if pending:
+            first = counter_take(JOURNAL_COUNTER, len(pending))
+            for offset, entry in enumerate(pending):
+                entry.seq = first + offset
+            JournalEntry.objects.bulk_create(pending)
+            pending.clear()
+
+    now = timezone.now()
+    # What others refer to first (centres, institutions, filings, holders): an event journaled at the source
+    # before its holder's row still finds the holder. Rows of one kind keep their order.
+    for row in sorted(rows, key=lambda r: APPLIERS[r["kind"]].rank):
+        origin = (row["origin_node"], row["origin_seq"])
+        if origin in seen:
+            result.duplicates += 1
+            continue
+        seen.add(origin)
+        applier = APPLIERS[row["kind"]]
+        object_key = (row["origin_node"], row["kind"], row["key"])
+        superseded = applier.latest_wins and latest.get(object_key, 0) > row["origin_seq"]
+        latest[object_key] = max(latest.get(object_key, 0), row["origin_seq"])
+        row["sealed_payload"] = sealed = payload_seal(row["kind"], row["payload"])
+        clear = payload_clear(row["payload"])
+        entry = JournalEntry(
+            kind=row["kind"],
+            key=row["key"],
+            op=row["op"],
+            payload=sealed,
+            origin_node=origin[0],
+            origin_seq=origin[1],
+            created_at=parse_datetime(row["created_at"]) or now,
+        )
+        try:
+            if superseded:
+                pending.append(entry)  # kept in the journal (it travels on), its older state not applied
+            elif applier.journals:
+                flush()  # keep this node's journal in the order the rows came
+                with journal_origin(*origin) as state:
+                    applier.function(ctx, row, clear)
+                if not state[2]:
+                    entry.seq = counter_take(JOURNAL_COUNTER)
+                    entry.save(force_insert=True)
+            else:
+                applier.function(ctx, row, clear)
+                pending.append(entry)
+        except ApplyError as error:
+            raise ApplyError(
+                f"row {origin[0]}#{origin[1]} ({row['kind']} {row['key'][:24]}): {error}"
+            ) from None
+        except DomainError as error:
+            raise ApplyError(f"row {origin[0]}#{origin[1]} ({row['kind']}): {error.message_en}") from None
+        except (KeyError, ValueError, TypeError) as error:
+            raise ApplyError(
+                f"row {origin[0]}#{origin[1]} ({row['kind']}): payload lacks or mangles {error!s}"
+            ) from None
+        result.applied += 1
+    flush()
+    return result
+
+
+def _latest_applied(rows: list[dict]) -> dict[tuple[str, str, str], int]:
+    """The newest origin sequence already applied here for each object (origin, kind, key) in these rows."""
+    keys = {row["key"] for row in rows}
+    origins = {row["origin_node"] for row in rows}
+    kinds = {row["kind"] for row in rows}
+    latest = (
+        JournalEntry.objects.filter(origin_node__in=origins, kind__in=kinds, key__in=keys)
+        .values("origin_node", "kind", "key")
+        .annotate(last=Max("origin_seq"))
+    )
+    return {(item["origin_node"], item["kind"], item["key"]): item["last"] for item in latest}
+
+
+def _describe(header: dict) -> dict:
+    return {
+        "sha256": str(header.get("sha256", ""))[:64],
+        "sender": str(header.get("sender", ""))[:6],
+        "first_seq": header.get("first_seq"),
+        "last_seq": header.get("last_seq"),
+        "count": header.get("count") or 0,
+    }
+
+
+def bundle_receive(data: bytes, *, direction: str) -> InboundBundle:
+    """Check and apply one bundle as received (HTTP body or uploaded file). Returns its record:
+    applied (also when every row was already here), quarantined (kept with the reason) or refused."""
+    now = timezone.now()
+    try:
+        header, _signature, _body = bundle_header(data)
+    except BundleError as error:
+        return InboundBundle.objects.create(
+            direction=direction,
+            status=BundleStatus.REFUSED,
+            reason=str(error),
+            size=len(data),
+            received_at=now,
+        )
+    described = _describe(header)
+    try:
+        pem = sender_key(described["sender"], direction)
+        bundle = bundle_open(data, sender_pem=pem, receiver=settings.HC_REGION)
+    except (BundleError, DomainError) as error:
+        reason = str(error) if isinstance(error, BundleError) else error.message_en
+        log.warning("sync: refused a bundle from %s: %s", described["sender"], reason)
+        # Recorded so a person sees what arrived and why it was refused; its bytes are not kept (untrusted).
+        return InboundBundle.objects.create(
+            direction=direction,
+            status=BundleStatus.REFUSED,
+            reason=reason,
+            size=len(data),
+            received_at=now,
+            **described,
+        )
+    record = InboundBundle.objects.filter(sha256=bundle.sha256, status=BundleStatus.APPLIED).first()
+    if record is not None:
+        return record  # the same bundle sent twice: already applied, acknowledge it again
+    record = InboundBundle.objects.filter(sha256=bundle.sha256, status=BundleStatus.QUARANTINED).first()
+    if record is not None:
+        return bundle_reapply(record=record)
+    record = InboundBundle(direction=direction, size=len(data), received_at=now, **described)
+    return _apply(record, bundle, data)
+
+
+def _apply(record: InboundBundle, bundle: Bundle, data: bytes) -> InboundBundle:
+    ctx = ApplyContext(
+        actor=Actor.system(channel=Channel.SYNC, label=f"sync {bundle.sender}"),
+        sender=bundle.sender,
+        direction=record.direction,
+    )
+    try:
+        with transaction.atomic(durable=True):
+            result = rows_apply(bundle.rows, ctx=ctx)
+            record.status, record.reason, record.data = BundleStatus.APPLIED, "", b""
+            record.applied_rows, record.duplicate_rows = result.applied, result.duplicates
+            record.applied_at, record.next_attempt_at = timezone.now(), None
+            record.save()
+            audit_record(
+                actor=ctx.actor,
+                action="sync.bundle_apply",
+                target=record,
+                region_code=settings.HC_REGION,
+                changes={"applied": result.applied, "duplicates": result.duplicates},
+            )
+    except ApplyError as error:
+        _quarantine(record, data, str(error))
+    except Exception as error:  # a database error (constraint, deadlock): quarantined, retried with backoff
+        log.exception("sync: bundle %s from %s failed to apply", record.sha256[:12], record.sender)
+        _quarantine(record, data, f"{type(error).__name__}: {error}")
+    return record
+
+
+def _quarantine(record: InboundBundle, data: bytes, reason: str) -> None:
+    # Reasons may quote a payload value: masked like a log line (registry.protection.redact).
+    record.status, record.reason, record.data = BundleStatus.QUARANTINED, redact(reason)[:2000], data
+    delay = min(RETRY_BASE * (2 ** max(0, record.attempts - 1)), RETRY_MAX)
+    record.next_attempt_at = timezone.now() + delay
+    record.save()
+
+
+def bundle_reapply(*, record: InboundBundle) -> InboundBundle:
+    """Try a quarantined bundle again (after its cause was fixed, or on the retry schedule)."""
+    if record.status != BundleStatus.QUARANTINED:
+        return record
+    data = bytes(record.data)
+    record.attempts += 1
+    try:
+        bundle = bundle_open(
+            data, sender_pem=sender_key(record.sender, record.direction), receiver=settings.HC_REGION
+        )
+    except (BundleError, DomainError) as error:
+        _quarantine(record, data, str(error) if isinstance(error, BundleError) else error.message_en)
+        return record
+    return _apply(record, bundle, data)
+
+
+def quarantine_retry_due(*, now=None) -> int:
+    """Re-apply the quarantined bundles whose backoff has passed; returns how many applied now."""
+    now = now or timezone.now()
+    applied = 0
+    due = InboundBundle.objects.filter(status=BundleStatus.QUARANTINED, next_attempt_at__lte=now)
+    for record in due.order_by("received_at"):
+        if bundle_reapply(record=record).status == BundleStatus.APPLIED:
+            applied += 1
+    return applied

@@ -1,0 +1,60 @@
+"""Journal rows as they travel: personal fields opened at the sender (the bundle body is encrypted to the
+receiver instead) and sealed again with the receiver's own keys before it journals them.
+
+In a journal payload a personal field is {"sealed": token, "json": bool} (registry.protection.seal_payload);
+in transport it is {"open": text, "json": bool}; `payload_clear` gives the values an applier works with.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cards.actions.common import HOLDER_BATCH_CONTEXT, HOLDER_BATCH_KIND
+from registry.models import JournalEntry
+from registry.protection import JOURNAL_CONTEXT, seal, unseal
+
+# Sealed fields whose encryption context is not the default journal.<field>.
+SEAL_CONTEXTS = {HOLDER_BATCH_KIND: {"personal": HOLDER_BATCH_CONTEXT}}
+
+
+def _context(kind: str, field: str) -> str:
+    return SEAL_CONTEXTS.get(kind, {}).get(field, f"{JOURNAL_CONTEXT}.{field}")
+
+
+def payload_open(kind: str, payload: dict) -> dict:
+    opened = dict(payload)
+    for field, value in payload.items():
+        if isinstance(value, dict) and "sealed" in value:
+            rest = {k: v for k, v in value.items() if k != "sealed"}
+            opened[field] = {"open": unseal(value["sealed"], context=_context(kind, field)), **rest}
+    return opened
+
+
+def payload_seal(kind: str, payload: dict) -> dict:
+    sealed = dict(payload)
+    for field, value in payload.items():
+        if isinstance(value, dict) and "open" in value:
+            rest = {k: v for k, v in value.items() if k != "open"}
+            sealed[field] = {"sealed": seal(value["open"], context=_context(kind, field)), **rest}
+    return sealed
+
+
+def payload_clear(payload: dict) -> dict:
+    clear = dict(payload)
+    for field, value in payload.items():
+        if isinstance(value, dict) and "open" in value:
+            clear[field] = json.loads(value["open"]) if value.get("json") else value["open"]
+    return clear
+
+
+def row_for_transport(entry: JournalEntry) -> dict:
+    return {
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "key": entry.key,
+        "op": entry.op,
+        "origin_node": entry.origin_node,
+        "origin_seq": entry.origin_seq,
+        "created_at": entry.created_at.isoformat(),
+        "payload": payload_open(entry.kind, entry.payload),
+    }
