@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import Substr, TruncDate, TruncMonth
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cards.choices import CardEventKind as K
@@ -212,7 +213,8 @@ def table(figure: Figure, counts: dict[Any, Counts], by: str) -> list[dict]:
     for key in sorted(counts, key=lambda k: (k is None, str(k))):
         row_counts = counts[key]
         for measure, n in row_counts.items():
-            total[measure] += n
+            if not isinstance(n, dt.datetime):  # a time (the last sync) has no total
+                total[measure] += n
         label = names.get(key) or (str(key) if key not in (None, "") else str(_("(none)")))
         rows.append({"key": key, "label": label, **{c.key: c.value(row_counts) for c in figure.columns}})
     rows.append(
@@ -425,12 +427,37 @@ def scorecard_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
     targets = assessment_targets(user, year=filters.date_to.year, by=filters.by, keys=counts.keys())
     for key, values in targets.items():
         counts.setdefault(key, {}).update(values)
+    if filters.by == G.REGION:
+        for key, at in last_applied_syncs(user, filters).items():
+            counts.setdefault(key, {})["last_sync"] = at
     return table(figure, counts, filters.by)
 
 
-def sync_timeliness(counts: Counts) -> None:
-    """The time of the last applied sync from the child: the exchange app keeps no sync runs yet, so "-"."""
-    return None
+def last_applied_syncs(user, filters: FigureFilters) -> dict[str, dt.datetime]:
+    """When a bundle from each child node (a subordinate centre) was last applied here, by its region code."""
+    from exchange.choices import BundleStatus, Direction
+    from exchange.models import InboundBundle
+
+    prefix = effective_prefix(user, filters)
+    if prefix is None:
+        return {}
+    return dict(
+        InboundBundle.objects.filter(
+            status=BundleStatus.APPLIED, direction=Direction.UP, sender__startswith=prefix
+        )
+        .exclude(sender=prefix.ljust(6, "0"))
+        .values("sender")
+        .order_by()
+        .annotate(at=Max("applied_at"))
+        .values_list("sender", "at")
+    )
+
+
+def sync_timeliness(counts: Counts) -> str | None:
+    """The time the child's last sync was applied here; None ("-") when no sync came from it directly (an
+    institution, or a region whose data comes through a node in between)."""
+    at = counts.get("last_sync")
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else None
 
 
 def assessment_targets(user, *, year: int, by: str, keys) -> dict[Any, dict]:

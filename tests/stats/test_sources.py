@@ -208,7 +208,7 @@ def test_use_figure_equals_the_use_records(uses, make_user, client):
     assert sum(trend["uses"]) == rows[-1]["uses"]
     scorecard = rows_by_key(figure_rows(user=user, name="assessment", filters=by(period(), Grouping.REGION)))
     assert scorecard["610100"]["uses"] == rows_by_key(rows)["610100"]["uses"]
-    assert scorecard["610100"]["last_sync"] is None  # no sync runs are kept yet: shown as "-"
+    assert scorecard["610100"]["last_sync"] is None  # no sync from Xi'an applied here: shown as "-"
     # Use frequency per card (case rows): each card's uses, adding up to the figure's total.
     client.force_login(user)
     frequency = xlsx_rows(client.get("/admin/stats/dailycount/report/uses/cases/xlsx/"))
@@ -329,3 +329,40 @@ def test_every_new_figure_page_and_export_answers(sams, make_user, client):
         assert client.get(f"/admin/stats/dailycount/report/{name}/export/xlsx/").status_code == 200
         cases = client.get(f"/admin/stats/dailycount/report/{name}/cases/xlsx/")
         assert cases.status_code == (200 if figure.cases else 404), name
+
+
+@pytest.mark.django_db
+def test_scorecard_sync_timeliness_is_the_last_applied_sync_per_child(settings, make_user):
+    from exchange.choices import BundleStatus, Direction
+    from exchange.models import InboundBundle
+
+    settings.HC_REGION = "610000"
+    now = timezone.now()
+
+    def bundle(sender, status, hours_ago):
+        at = now - dt.timedelta(hours=hours_ago)
+        InboundBundle.objects.create(
+            sha256=f"{sender}{status}{hours_ago}".ljust(64, "0"),
+            sender=sender,
+            direction=Direction.UP,
+            status=status,
+            received_at=at,
+            applied_at=at if status == BundleStatus.APPLIED else None,
+        )
+
+    bundle("610100", BundleStatus.APPLIED, 30)
+    bundle("610100", BundleStatus.APPLIED, 2)
+    bundle("610100", BundleStatus.QUARANTINED, 1)  # not applied: does not count
+    bundle("610300", BundleStatus.REFUSED, 1)
+    user = make_user("prov", roles=["统计员"], scope="610000")
+    rows = rows_by_key(figure_rows(user=user, name="assessment", filters=by(period(), Grouping.REGION)))
+    assert rows["610100"]["last_sync"] == timezone.localtime(now - dt.timedelta(hours=2)).strftime(
+        "%Y-%m-%d %H:%M"
+    )
+    assert rows.get("610300", {}).get("last_sync") is None
+    # A city statistician's scorecard: no sync came from another city.
+    city = make_user("baoji", roles=["统计员"], scope="610300")
+    assert all(
+        r["last_sync"] is None
+        for r in figure_rows(user=city, name="assessment", filters=by(period(), Grouping.REGION))
+    )
