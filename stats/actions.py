@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cards.actions.common import EVENT_KIND
+from cards.choices import CardEventKind
 from cards.models import CardEvent, ProductionPlan
 from registry.actors import Actor
 from registry.audit import audit_record
@@ -43,6 +44,19 @@ SOURCE = EVENT_KIND  # the checkpoint's name: the journal kind it folds
 FOLD_BATCH = 20_000
 
 Key = tuple[dt.date, str, str, str, str]  # day, county, institution, card maker, measure
+# Kinds also counted per reason (the event's data field holding it): cancellations by reason, incl. death.
+REASON_FIELDS = {CardEventKind.CANCELLED: "cancellation_reason"}
+
+
+def reason_measure(kind: str, reason: str) -> str:
+    """The measure counting one kind of event with one reason (a cancellation by death: "cancelled:death")."""
+    return f"{kind}:{reason}"
+
+
+def measures_of(kind: str, data: dict) -> list[str]:
+    """What one event counts towards: its kind, and for a cancellation also its kind with the reason."""
+    reason = data.get(REASON_FIELDS[kind]) if kind in REASON_FIELDS else None
+    return [kind, reason_measure(kind, reason)] if reason else [kind]
 
 
 def _checkpoint() -> FoldCheckpoint:
@@ -127,9 +141,10 @@ def stats_fold(*, limit: int = FOLD_BATCH, batches: int | None = None) -> int:
                 data = payload.get("data") or {}
                 maker = data.get("card_maker") or makers.get(data.get("plan") or "", "")
                 day = timezone.localtime(dt.datetime.fromisoformat(payload["at"])).date()
-                tally[
-                    (day, payload["region"], payload.get("institution_code") or "", maker, payload["kind"])
-                ] += 1
+                for measure in measures_of(payload["kind"], data):
+                    tally[
+                        (day, payload["region"], payload.get("institution_code") or "", maker, measure)
+                    ] += 1
             _add(tally)
             checkpoint.seq = upto
             checkpoint.updated_at = timezone.now()
@@ -163,8 +178,13 @@ def stats_rebuild(*, actor: Actor) -> int:
         top = Counter.objects.select_for_update().get(name=JOURNAL_COUNTER).value
         grouped = (
             CardEvent.objects.order_by()
-            .annotate(day=TruncDate("at"), plan=KT("data__plan"), maker=KT("data__card_maker"))
-            .values("day", "region_id", "institution_code", "kind", "plan", "maker")
+            .annotate(
+                day=TruncDate("at"),
+                plan=KT("data__plan"),
+                maker=KT("data__card_maker"),
+                cancellation_reason=KT("data__cancellation_reason"),
+            )
+            .values("day", "region_id", "institution_code", "kind", "plan", "maker", "cancellation_reason")
             .annotate(n=Count("id"))
         )
         groups = list(grouped)
@@ -172,7 +192,8 @@ def stats_rebuild(*, actor: Actor) -> int:
         tally: Tally = Tally()
         for g in groups:
             maker = g["maker"] or makers.get(g["plan"] or "", "")
-            tally[(g["day"], g["region_id"], g["institution_code"], maker, g["kind"])] += g["n"]
+            for measure in measures_of(g["kind"], g):
+                tally[(g["day"], g["region_id"], g["institution_code"], maker, measure)] += g["n"]
         for model, counts in _tables(tally):
             model.objects.all().delete()
             model.objects.bulk_create(

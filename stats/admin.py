@@ -75,6 +75,11 @@ class FigureAdmin(admin.ModelAdmin):
                 view(self.report_export_view),
                 name="stats_report_export",
             ),
+            path(
+                "report/<str:name>/cases/<str:fmt>/",
+                view(self.report_cases_view),
+                name="stats_report_cases",
+            ),
             path("dashboard-data/", view(self.dashboard_data_view), name="stats_dashboard_data"),
             *super().get_urls(),
         ]
@@ -141,6 +146,10 @@ class FigureAdmin(admin.ModelAdmin):
             "pdf_url": reverse("admin:stats_report_export", args=[name, "pdf"])
             + (f"?{query}" if query else ""),
             "out_of_scope": selectors.effective_prefix(request.user, filters) is None,
+            "cases_url": reverse("admin:stats_report_cases", args=[name, "xlsx"])
+            + (f"?{query}" if query else "")
+            if figure.cases
+            else "",
         }
         return TemplateResponse(request, "stats/report.html", context)
 
@@ -151,6 +160,25 @@ class FigureAdmin(admin.ModelAdmin):
         return export_response(
             figure_sheet(figure=figure, rows=rows, filters=filters, user=request.user), fmt
         )
+
+    def report_cases_view(self, request, name: str, fmt: str):
+        """The case-level rows behind a figure (its `cases`), scoped and filtered like the figure."""
+        if fmt not in ("xlsx", "pdf"):
+            raise Http404(fmt)
+        self._check(request)
+        figure = selectors.FIGURES.get(name)
+        if figure is None or figure.cases is None:
+            raise Http404(name)
+        filters = FigureFilterForm(request.GET or None, groupings=figure.groupings).filters()
+        title, columns, rows = figure.cases(request.user, filters)
+        sheet = Sheet(
+            title=str(title),
+            columns=columns,
+            rows=rows,
+            filters=filters.described(),
+            generated_by=request.user.get_username(),
+        )
+        return export_response(sheet, fmt)
 
     def dashboard_data_view(self, request):
         """The dashboard's JSON: headline, trend and one level of the region drill-down, in the user's scope."""

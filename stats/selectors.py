@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db.models import Count, F, Max, QuerySet, Sum
 from django.db.models.functions import Substr, TruncDate, TruncMonth
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cards.choices import CardEventKind as K
@@ -61,6 +62,8 @@ class Figure:
     extra_counts: Callable[..., dict[str, Counts]] | None = None  # counts from outside the fact table (plans)
     fresh: Callable[[], dt.datetime | None] = field(default=lambda: fold_updated_at())
     uses_card_maker: bool = False
+    # The case-level rows behind the figure, where the spec wants them exported: (user, filters) -> Sheet.
+    cases: Callable[..., Any] | None = None
 
 
 FIGURES: dict[str, Figure] = {}
@@ -210,7 +213,8 @@ def table(figure: Figure, counts: dict[Any, Counts], by: str) -> list[dict]:
     for key in sorted(counts, key=lambda k: (k is None, str(k))):
         row_counts = counts[key]
         for measure, n in row_counts.items():
-            total[measure] += n
+            if not isinstance(n, dt.datetime):  # a time (the last sync) has no total
+                total[measure] += n
         label = names.get(key) or (str(key) if key not in (None, "") else str(_("(none)")))
         rows.append({"key": key, "label": label, **{c.key: c.value(row_counts) for c in figure.columns}})
     rows.append(
@@ -413,11 +417,47 @@ figure_register(
 
 def scorecard_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
     """Per subordinate centre (region one level down) or per institution, against the year's targets."""
+    from stats.sources import USES, sam_accounting, use_counts
+
     counts = fact_counts(user, filters, (K.APPLIED, *ISSUED, K.COLLECTED))
+    for key, values in use_counts(user, filters).items():
+        counts.setdefault(key, {})[USES] = values.get(USES, 0)
+    for key, values in sam_accounting(user, filters).items():
+        counts.setdefault(key, {}).update(values)
     targets = assessment_targets(user, year=filters.date_to.year, by=filters.by, keys=counts.keys())
     for key, values in targets.items():
         counts.setdefault(key, {}).update(values)
+    if filters.by == G.REGION:
+        for key, at in last_applied_syncs(user, filters).items():
+            counts.setdefault(key, {})["last_sync"] = at
     return table(figure, counts, filters.by)
+
+
+def last_applied_syncs(user, filters: FigureFilters) -> dict[str, dt.datetime]:
+    """When a bundle from each child node (a subordinate centre) was last applied here, by its region code."""
+    from exchange.choices import BundleStatus, Direction
+    from exchange.models import InboundBundle
+
+    prefix = effective_prefix(user, filters)
+    if prefix is None:
+        return {}
+    return dict(
+        InboundBundle.objects.filter(
+            status=BundleStatus.APPLIED, direction=Direction.UP, sender__startswith=prefix
+        )
+        .exclude(sender=prefix.ljust(6, "0"))
+        .values("sender")
+        .order_by()
+        .annotate(at=Max("applied_at"))
+        .values_list("sender", "at")
+    )
+
+
+def sync_timeliness(counts: Counts) -> str | None:
+    """The time the child's last sync was applied here; None ("-") when no sync came from it directly (an
+    institution, or a region whose data comes through a node in between)."""
+    at = counts.get("last_sync")
+    return timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else None
 
 
 def assessment_targets(user, *, year: int, by: str, keys) -> dict[Any, dict]:
@@ -449,8 +489,9 @@ figure_register(
         name="assessment",
         title=_("Assessment scorecard"),
         description=_(
-            "Cards issued against the year's target, applications, collection rate against its target, per "
-            "subordinate centre or institution. Targets are set under Assessment targets."
+            "Cards issued against the year's target, applications, collection rate against its target, card "
+            "uses, SAM accounting and sync timeliness, per subordinate centre or institution. Targets are set "
+            "under Assessment targets."
         ),
         columns=[
             FigureColumn("applications", _("applications received"), lambda c: _sum(c, K.APPLIED)),
@@ -469,6 +510,11 @@ figure_register(
                 _("target: collection rate (%)"),
                 lambda c: _target(c, TargetMeasure.COLLECTION_RATE),
             ),
+            FigureColumn("uses", _("card uses"), lambda c: _sum(c, "uses")),
+            FigureColumn("sam_issued", _("SAMs issued"), lambda c: _sum(c, "sam_issued")),
+            FigureColumn("sam_signed", _("SAMs signed for"), lambda c: _sum(c, "sam_signed")),
+            FigureColumn("sam_in_use", _("SAMs in use"), lambda c: _sum(c, "sam_in_use")),
+            FigureColumn("last_sync", _("last applied sync"), sync_timeliness, width=20),
         ],
         groupings=(G.REGION, G.INSTITUTION),
         rows=scorecard_rows,
@@ -478,15 +524,16 @@ figure_register(
 
 # --- Dashboard ---------------------------------------------------------------------------------------------
 
-# Trend series: (measure, label). Later sources add theirs (card use, losses) with trend_register.
-TRENDS: list[tuple[str, Any]] = [
-    (K.APPLIED, _("applications")),
-    (K.COLLECTED, _("cards collected")),
+# Trend series: (measure, label, counts). Later sources add theirs (card use, losses) with trend_register; a
+# series not folded into the daily counts brings its own counts(user, filters) -> {day or month: n}.
+TRENDS: list[tuple[str, Any, Callable | None]] = [
+    (K.APPLIED, _("applications"), None),
+    (K.COLLECTED, _("cards collected"), None),
 ]
 
 
-def trend_register(measure: str, label) -> None:
-    TRENDS.append((measure, label))
+def trend_register(measure: str, label, counts: Callable | None = None) -> None:
+    TRENDS.append((measure, label, counts))
 
 
 def dashboard_headline(
@@ -525,14 +572,13 @@ def dashboard_trend(*, user, filters: FigureFilters) -> dict:
             axis.append(month)
             month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
         grouping, label = G.MONTH, lambda d: d.strftime("%Y-%m")
-    counts = fact_counts(user, FigureFilters(**{**filters.__dict__, "by": grouping}), [m for m, _l in TRENDS])
-    return {
-        "days": [label(d) for d in axis],
-        "series": [
-            {"measure": m, "name": str(name), "data": [counts.get(d, {}).get(m, 0) for d in axis]}
-            for m, name in TRENDS
-        ],
-    }
+    grouped = FigureFilters(**{**filters.__dict__, "by": grouping})
+    counts = fact_counts(user, grouped, [m for m, _l, source in TRENDS if source is None])
+    series = []
+    for measure, name, source in TRENDS:
+        values = source(user, grouped) if source else {d: c.get(measure, 0) for d, c in counts.items()}
+        series.append({"measure": measure, "name": str(name), "data": [values.get(d, 0) for d in axis]})
+    return {"days": [label(d) for d in axis], "series": series}
 
 
 def dashboard_drill(*, user, filters: FigureFilters) -> dict:
@@ -563,3 +609,7 @@ def dashboard_drill(*, user, filters: FigureFilters) -> dict:
 
 def target_list(*, user) -> QuerySet[AssessmentTarget]:
     return scope_queryset(AssessmentTarget.objects.select_related("region"), user)
+
+
+# The sources registered after the first figures (lifecycle, card use, SAM): imported last, they use the above.
+from stats import sources  # noqa: E402, F401
