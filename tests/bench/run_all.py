@@ -96,6 +96,17 @@ def benches(scale: int, seconds: float) -> list[tuple[str, callable, callable]]:
         worst = f["worst_p95_ms"]
         return [("admin card list worst p95", worst, None, "ms", "< 1,000 ms", worst < 1000)]
 
+    def export():
+        from tests.bench import bench_export as bench
+
+        return bench.main(scale)
+
+    def export_figures(f):
+        return [
+            ("XLSX export rows/s", f["rows_per_second"], None, "rows/s", "", True),
+            ("XLSX export peak Python memory", f["peak_python_mb"], None, "MB", "< 500 MB", f["peak_python_mb"] < 500),
+        ]  # fmt: skip
+
     found = [
         ("holder_import", holder_import, holder_figures),
         ("list_snapshot", list_snapshot, list_figures),
@@ -103,6 +114,7 @@ def benches(scale: int, seconds: float) -> list[tuple[str, callable, callable]]:
         ("card_status", card_status, status_figures),
         ("dashboard", dashboard, dashboard_figures),
         ("admin_list", admin_list, admin_figures),
+        ("export", export, export_figures),
     ]
     if (ROOT / "tests" / "bench" / "bench_sync_apply.py").exists():  # the exchange bench, once merged
 
@@ -167,6 +179,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--only", default="", help="comma-separated bench names")
     parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    parser.add_argument(
+        "--append", action="store_true", help="keep the figures of --out's JSON this run lacks"
+    )
     args = parser.parse_args(argv)
     from tests.bench.bench_dashboard import setup
 
@@ -220,6 +235,14 @@ def main(argv: list[str] | None = None) -> dict:
         "raw": raw,
     }
     out = Path(args.out)
+    if args.append and out.with_suffix(".json").exists():
+        before = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+        names = {row["figure"] for row in rows}
+        rows[:0] = [row for row in before["figures"] if row["figure"] not in names]
+        results["raw"] = {**before["raw"], **results["raw"]}
+        results["errors"] = {**before["errors"], **errors}
+        results["meta"]["seconds"] += before["meta"]["seconds"]
+        results["meta"]["load_before"] = before["meta"]["load_before"]
     print(write(results, out, out.with_suffix(".json")))  # noqa: T201
     return results
 
