@@ -7,7 +7,7 @@ import pytest
 from tests.bench import run_all
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_the_runner_writes_the_table_and_the_raw_figures(tmp_path):
     out = tmp_path / "performance.md"
     results = run_all.main(["--scale", "30", "--runs", "2", "--only", "admin_list,export", "--out", str(out)])
