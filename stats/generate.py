@@ -437,7 +437,10 @@ def generate(
     # Each county's holder numbering continues past its existing holders (see the module's doc): past twice
     # their number, as a previous run's workers may have numbered a county's holders unevenly (k = j W + w).
     known = {row["region_id"]: 2 * row["n"] + 64 for row in counted}
-    workers = max(1, workers if connection.vendor == "postgresql" else 1)
+    # Workers are processes with connections of their own: PostgreSQL only, and not inside a caller's
+    # transaction (they would not see its rows, and closing connections would end it).
+    parallel = connection.vendor == "postgresql" and not connection.in_atomic_block
+    workers = max(1, workers if parallel else 1)
     now = timezone.now()
     with transaction.atomic():
         first_holder = _reserve_ids(Resident, holders)
