@@ -2,7 +2,7 @@
 
 Tops the database up to N cards with `manage.py generate` (stats.generate), then writes the export as the admin's
 export action does (rows streamed from the queryset, openpyxl write-only); prints rows/s, the file size and the
-peak memory: Python's peak allocation (tracemalloc) and the process's max RSS. Target: 1,000,000 rows in
+peak memory (the growth of the process's max RSS over the export, and the max RSS). Target: 1,000,000 rows in
 constant memory (peak well under 500 MB).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/hc_bench HC_VAR_DIR=var/bench \\
@@ -15,7 +15,6 @@ import resource
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -39,25 +38,25 @@ def main(rows: int = 1_000_000) -> dict:
     sheet = Sheet(title="cards", columns=model_admin.export_columns, rows=queryset, generated_by="bench")
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "cards.xlsx"
-        tracemalloc.start()
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         began = time.perf_counter()
         with path.open("wb") as handle:
             written = write_xlsx(sheet, handle)
         seconds = time.perf_counter() - began
-        peak = tracemalloc.get_traced_memory()[1] / 1024 / 1024
-        tracemalloc.stop()
+        # tracemalloc would slow the export threefold: the process's peak RSS growth over the export instead.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - rss_before
         size = path.stat().st_size
     figures = {
         "rows": written,
         "seconds": seconds,
         "rows_per_second": written / seconds if seconds else 0.0,
-        "peak_python_mb": peak,
+        "peak_growth_mb": peak,
         "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "file_mb": size / 1024 / 1024,
     }
     out(
         f"XLSX export of {written:,} cards: {seconds:.1f} s = {figures['rows_per_second']:,.0f} rows/s, "
-        f"{figures['file_mb']:.1f} MB; peak Python allocation {peak:.1f} MB, max RSS {figures['max_rss_mb']:.0f} MB"
+        f"{figures['file_mb']:.1f} MB; peak RSS growth {peak:.1f} MB, max RSS {figures['max_rss_mb']:.0f} MB"
     )
     return figures
 

@@ -10,7 +10,9 @@ from tests.bench import run_all
 @pytest.mark.django_db
 def test_the_runner_writes_the_table_and_the_raw_figures(tmp_path):
     out = tmp_path / "performance.md"
-    results = run_all.main(["--scale", "30", "--runs", "2", "--only", "generate,admin_list,export", "--out", str(out)])
+    results = run_all.main(
+        ["--scale", "30", "--runs", "2", "--only", "generate,admin_list,export", "--out", str(out)]
+    )
     assert not results["errors"], results["errors"]
     text = out.read_text()
     assert "| admin card list worst p95 (ms) |" in text and "30 cards" in text
