@@ -449,7 +449,7 @@ def print_figures(figures: dict, *, connections: int) -> None:
     print(f"  verify-batch selector in-process: {figures['batch_inprocess_cards_s']:,.0f} cards/s")  # noqa: T201
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--cards", type=int, default=20_000, help="cards to seed; 0: reuse those a --keep run left"
@@ -465,7 +465,7 @@ def main() -> None:
         help="client processes sharing the connections",
     )
     parser.add_argument("--keep", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     setup()
     from django.db import connection
 
@@ -498,6 +498,7 @@ def main() -> None:
     print_figures(figures, connections=args.connections)
     if not args.keep:
         cleanup()
+    return figures
 
 
 if __name__ == "__main__":

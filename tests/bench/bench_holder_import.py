@@ -226,8 +226,9 @@ def cleanup(started: dt.datetime) -> None:
             cursor.execute("VACUUM ANALYZE cards_resident")
 
 
-def main(count: int, keep: bool, peak_rows: int = 20_000) -> None:
+def main(count: int, keep: bool, peak_rows: int = 20_000) -> dict:
     setup()
+    figures: dict = {"rows": count}
     from django.conf import settings
     from django.db import connection
     from django.utils import timezone
@@ -273,6 +274,12 @@ def main(count: int, keep: bool, peak_rows: int = 20_000) -> None:
                 out(f"commit / COPY: {commit / limit:.1f}x the time of the physical limit")
             peak = python_peak(spec, actor, headers, Path(tmp), peak_rows)
             out(f"Python peak allocation while committing {peak_rows:,} rows (tracemalloc): {peak:.1f} MB")
+            figures.update(
+                rows_per_second=count / commit,
+                copy_rows_per_second=count / limit if limit else None,
+                check_seconds=check,
+                peak_mb=peak,
+            )
             verdict = "meets" if count / commit >= 20_000 else "MISSES"
             out(
                 f"commit of {count:,} new rows: {count / commit:,.0f} rows/s, {verdict} the 20,000 rows/s target"
@@ -280,6 +287,7 @@ def main(count: int, keep: bool, peak_rows: int = 20_000) -> None:
         finally:
             if not keep:
                 cleanup(started)
+    return figures
 
 
 if __name__ == "__main__":

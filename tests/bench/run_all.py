@@ -1,0 +1,288 @@
+"""Run the benchmarks several times, collect their figures, write docs/performance.md and a JSON of the raw figures.
+
+Each bench_*.py's main (or run) is called with the scale's arguments and returns its figures; each figure is the
+median of --runs runs, with min and max. The table puts our value beside the limit measured in the same run (a
+plain COPY of the same rows, a bare Django JSON view) and the target the issues name.
+
+    make bench                       # PostgreSQL + Redis, 1,000,000 cards (BENCH_SCALE, BENCH_RUNS to change)
+    .venv/bin/python tests/bench/run_all.py --scale 1000000 --runs 3 [--only holder_import,card_status]
+    .venv/bin/python tests/bench/run_all.py --scale 10000000   # the documented 10M option (hours on 2 cores)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def _scaled(scale: int, share: float, floor: int) -> int:
+    return max(floor, int(scale * share))
+
+
+def benches(scale: int, seconds: float) -> list[tuple[str, callable, callable]]:
+    """(name, call returning the bench's dict, figures: dict -> [(figure, value, limit, unit, target, passed)])."""
+
+    def generate():
+        from stats.generate import generate as write
+
+        began = time.perf_counter()
+        counts = write(
+            cards=scale, institutions=20, uses=scale // 10, blacklist=scale // 50, workers=os.cpu_count() or 1
+        )
+        return {**counts, "seconds": time.perf_counter() - began}
+
+    def generate_figures(f):
+        rate = f["cards"] / f["seconds"]
+        projected = 10_000_000 / rate / 60
+        return [
+            ("generate cards/s (holders, events, uses, blacklist)", rate, None, "cards/s", ">= 16,667 (10M in 10 min)", rate >= 16_667),
+            ("generate 10M cards, projected", projected, None, "min", "< 10 min", projected < 10),
+        ]  # fmt: skip
+
+    def holder_import():
+        from tests.bench import bench_holder_import as bench
+
+        return bench.main(_scaled(scale, 0.2, 1000), False, peak_rows=min(20_000, _scaled(scale, 0.02, 500)))
+
+    def holder_figures(f):
+        limit = f.get("copy_rows_per_second")
+        value = f["rows_per_second"]
+        return [("holder import rows/s", value, limit, "rows/s", ">= 20,000", value >= 20_000)]
+
+    def list_snapshot():
+        from tests.bench import bench_list_snapshot as bench
+
+        return bench.main(["--entries", str(scale), "--changes", "1000", "--runs", "1"])
+
+    def list_figures(f):
+        return [
+            ("blacklist snapshot bytes/entry", f["snapshot_bytes_per_entry"], None, "B", "<= 10", f["snapshot_bytes_per_entry"] <= 10),
+            ("blacklist snapshot build", f["snapshot_build_seconds"], None, "s", "< 5 s", f["snapshot_build_seconds"] < 5),
+            ("blacklist delta, 1,000 changes", f["delta_bytes"], None, "B", "< 20,480", f["delta_bytes"] < 20480),
+        ]  # fmt: skip
+
+    def card_use():
+        from tests.bench import bench_card_use_ingest as bench
+
+        return bench.run(_scaled(scale, 0.1, 1000), report=lambda *_a: None)
+
+    def use_figures(f):
+        value = f["rows_per_second"]
+        return [("use-record ingestion rows/s", value, None, "rows/s", ">= 10,000", value >= 10_000)]
+
+    def card_status():
+        from tests.bench import bench_card_status as bench
+
+        cards = _scaled(scale, 0.02, 500)
+        return bench.main(["--cards", str(cards), "--blacklist", str(cards // 10), "--seconds", str(seconds)])
+
+    def status_figures(f):
+        status, bare = f["status"], f["bare"]
+        return [
+            ("card status req/s (32 conn.)", status["rps"], bare["rps"], "req/s", ">= 60% of bare", f["ratio"] >= 0.6),
+            ("card status p50", status["p50_ms"], bare["p50_ms"], "ms", "", True),
+            ("card status p99", status["p99_ms"], bare["p99_ms"], "ms", "< 50 ms", status["p99_ms"] < 50),
+            ("verify-batch cards/s (HTTP)", f["batch_http_cards_s"], f["batch_inprocess_cards_s"], "cards/s", ">= 50,000", f["batch_http_cards_s"] >= 50000),
+        ]  # fmt: skip
+
+    def dashboard():
+        from tests.bench import bench_dashboard as bench
+
+        return {"rounds": bench.run(scale, growth=False, repeat=10)}
+
+    def dashboard_figures(f):
+        worst = f["rounds"][0]["worst_p95"]
+        return [("dashboard + reports worst p95", worst, None, "ms", "< 300 ms", worst < 300)]
+
+    def admin_list():
+        from tests.bench import bench_admin_list as bench
+
+        return bench.main(scale, repeat=5)
+
+    def admin_figures(f):
+        worst = f["worst_p95_ms"]
+        return [("admin card list worst p95", worst, None, "ms", "< 1,000 ms", worst < 1000)]
+
+    def export():
+        from tests.bench import bench_export as bench
+
+        return bench.main(scale)
+
+    def export_figures(f):
+        return [
+            ("XLSX export rows/s", f["rows_per_second"], None, "rows/s", "", True),
+            ("XLSX export peak RSS growth", f["peak_growth_mb"], None, "MB", "< 500 MB", f["peak_growth_mb"] < 500),
+        ]  # fmt: skip
+
+    found = [
+        (
+            "generate",
+            generate,
+            generate_figures,
+        ),  # once (ONCE): it also leaves the scale's cards for the others
+        ("holder_import", holder_import, holder_figures),
+        ("list_snapshot", list_snapshot, list_figures),
+        ("card_use_ingest", card_use, use_figures),
+        ("card_status", card_status, status_figures),
+        ("dashboard", dashboard, dashboard_figures),
+        ("admin_list", admin_list, admin_figures),
+        ("export", export, export_figures),
+    ]
+    if (ROOT / "tests" / "bench" / "bench_sync_apply.py").exists():  # the exchange bench, once merged
+
+        def sync_apply():
+            from tests.bench import bench_sync_apply as bench
+
+            return bench.main(_scaled(scale, 0.1, 1000))
+
+        def sync_figures(f):
+            rows = [(f"journal apply {key}", value, None, "", "", True) for key, value in f.items()]
+            return [row for row in rows if isinstance(row[1], int | float)]
+
+        found.append(("sync_apply", sync_apply, sync_figures))
+    return found
+
+
+ONCE = {"generate", "export"}  # benches that run once whatever --runs says
+
+
+NOTES = """\
+Notes. Limits: holder import against a plain COPY of the same rows; card status against a bare Django JSON view
+served by the same gunicorn; verify-batch over HTTP against the same selector called in-process. `generate` runs
+once per `make bench` (it also leaves the scale's cards for the admin list and export benches). The 10M option:
+`BENCH_SCALE=10000000 make bench` (several hours on 2 cores; growth from 1M to 10M is read by comparing the two
+runs' JSON files). "pass" means every run met the target (a median above it can still fail). docs/scale.md takes these figures to the national node.
+"""
+
+
+def summarise(values: list[float]) -> dict:
+    clean = [value for value in values if value is not None]
+    if not clean:
+        return {"median": None, "min": None, "max": None}
+    return {"median": statistics.median(clean), "min": min(clean), "max": max(clean)}
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def write(results: dict, path_md: Path, path_json: Path) -> str:
+    meta = results["meta"]
+    lines = [
+        "# Performance",
+        "",
+        f"Measured {meta['when']} by `make bench` (tests/bench/run_all.py) at **{meta['scale']:,} cards**, "
+        f"{meta['runs']} runs per figure (median, with min–max), on {meta['machine']}; database {meta['database']}; "
+        f"load average before/after {meta['load_before']} / {meta['load_after']} (the machine is shared). "
+        f"Raw figures: `{path_json.name}`. Wall time {meta['seconds']:.0f} s.",
+        "",
+        "| figure | ours (median) | min – max | limit, same run | ours / limit | target | pass |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in results["figures"]:
+        ours, limit = row["value"], row["limit"]
+        ratio = f"{ours['median'] / limit['median']:.2f}" if ours["median"] and limit["median"] else "—"
+        lines.append(
+            f"| {row['figure']} ({row['unit']}) | {_fmt(ours['median'])} | {_fmt(ours['min'])} – {_fmt(ours['max'])} "
+            f"| {_fmt(limit['median'])} | {ratio} | {row['target'] or '—'} | {'pass' if row['passed'] else 'FAIL'} |"
+        )
+    for name, error in results["errors"].items():
+        lines.append(f"| {name} | error: {error[:160]} | | | | | FAIL |")
+    text = "\n".join(lines) + "\n"
+    path_md.write_text(text + "\n" + results.get("notes", ""), encoding="utf-8")
+    path_json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    return text
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=int(os.environ.get("BENCH_SCALE", 1_000_000)))
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)))
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--only", default="", help="comma-separated bench names")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    parser.add_argument(
+        "--append", action="store_true", help="keep the figures of --out's JSON this run lacks"
+    )
+    args = parser.parse_args(argv)
+    from tests.bench.bench_dashboard import setup
+
+    setup()
+    from django.db import connection
+
+    began = time.perf_counter()
+    only = {name for name in args.only.split(",") if name}
+    collected: dict[str, list] = {}
+    raw: dict[str, list] = {}
+    errors: dict[str, str] = {}
+    load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    for name, call, figures in benches(args.scale, args.seconds):
+        if only and name not in only:
+            continue
+        for run in range(1 if name in ONCE else args.runs):
+            print(f"== {name} run {run + 1}", flush=True)  # noqa: T201
+            try:
+                result = call()
+            except Exception as error:  # noqa: BLE001  (one failing bench must not lose the others' figures)
+                errors[name] = f"{type(error).__name__}: {error}"
+                break
+            raw.setdefault(name, []).append(result)
+            for row in figures(result):
+                collected.setdefault(row[0], []).append(row)
+    rows = []
+    for figure, runs in collected.items():
+        rows.append(
+            {
+                "figure": figure,
+                "value": summarise([r[1] for r in runs]),
+                "limit": summarise([r[2] for r in runs]),
+                "unit": runs[0][3],
+                "target": runs[0][4],
+                "passed": all(r[5] for r in runs) if runs[0][4] else True,
+            }
+        )
+    results = {
+        "meta": {
+            "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "scale": args.scale,
+            "runs": args.runs,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "database": f"{connection.vendor} {connection.settings_dict.get('NAME')}",
+            "load_before": load_before,
+            "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+            "seconds": time.perf_counter() - began,
+        },
+        "figures": rows,
+        "errors": errors,
+        "raw": raw,
+    }
+    out = Path(args.out)
+    if args.append and out.with_suffix(".json").exists():
+        before = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+        names = {row["figure"] for row in rows}
+        rows[:0] = [row for row in before["figures"] if row["figure"] not in names]
+        results["raw"] = {**before["raw"], **results["raw"]}
+        results["errors"] = {**before["errors"], **errors}
+        results["meta"]["seconds"] += before["meta"]["seconds"]
+        results["meta"]["load_before"] = before["meta"]["load_before"]
+        results["meta"]["runs"] = before["meta"]["runs"]
+        results["errors"] = {name: text for name, text in results["errors"].items() if name not in raw}
+    results["notes"] = NOTES
+    print(write(results, out, out.with_suffix(".json")))  # noqa: T201
+    return results
+
+
+if __name__ == "__main__":
+    main()
