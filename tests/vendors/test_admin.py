@@ -56,8 +56,10 @@ def test_lower_tier_admins_cannot_edit_filings(client, settings, make_user, prod
 def test_ministry_enters_filings_in_the_admin_through_the_actions(client, ministry, make_user):
     client.force_login(make_user("nhc", roles=["系统管理员"], scope="100000", is_superuser=True))
     code = make_uscc("440305", "91")
+    wrong_check = "1" if code[-1] == "0" else "0"  # never the real check digit
     bad = client.post(
-        "/admin/vendors/manufacturer/add/", {"name": "深圳卡厂", "code": code[:-1] + "0", "region": "440305"}
+        "/admin/vendors/manufacturer/add/",
+        {"name": "深圳卡厂", "code": code[:-1] + wrong_check, "region": "440305"},
     )
     assert bad.status_code == 200 and "统一社会信用代码" in bad.content.decode()
     made = client.post(
