@@ -1,17 +1,21 @@
-"""Every write of the exchange app a person or a schedule starts: run the sync now, re-apply a quarantined
-bundle, move bundles as files, resolve a uniqueness conflict. The sync machinery itself is exchange.sync."""
+"""Every write of the exchange app a person, a partner or a schedule starts: run the sync now, re-apply a
+quarantined bundle, move bundles as files, resolve a uniqueness conflict, issue an electronic health card. The
+sync machinery itself (applying bundles) is exchange.sync."""
 
 from __future__ import annotations
 
 import json
+import secrets
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cards.choices import CardStatus
+from cards.models import Card, Resident
 from exchange.choices import BundleStatus, ConflictStatus, Direction, RunStatus, RunTrigger
-from exchange.models import InboundBundle, SyncRun, UniquenessConflict
+from exchange.models import ElectronicHealthCard, InboundBundle, SyncRun, UniquenessConflict
 from exchange.sync.apply import bundle_reapply
 from exchange.sync.bundle import bundle_build
 from exchange.sync.nodes import child_peer, parent_peer
@@ -22,6 +26,7 @@ from exchange.sync.wire import WireError, ack_sign, ack_verify
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.errors import DomainError, require_reason
+from registry.journal import journal_append
 
 FILE_ROWS = 50_000
 
@@ -226,3 +231,35 @@ def ack_file_upload(*, actor: Actor, data: bytes) -> int:
             changes={"last_seq": ack["last_seq"], "status": ack["status"]},
         )
     return checkpoint.position
+
+
+@transaction.atomic(durable=True)
+def ehc_issue(*, actor: Actor, resident: Resident) -> tuple[ElectronicHealthCard, bool]:
+    """Issue the holder's e-card (or return the one they have: one holder, one e-card). The holder must hold an
+    active card. Returns (e-card, created)."""
+    resident = Resident.objects.select_for_update().get(pk=resident.pk)
+    existing = ElectronicHealthCard.objects.filter(resident=resident).first()
+    if existing is not None:
+        return existing, False
+    if not Card.objects.filter(resident=resident, status=CardStatus.ACTIVE).exists():
+        raise DomainError(
+            _("%(holder)s holds no active card: an e-card is issued to an active holder."),
+            {"holder": resident},
+            code="no_active_card",
+        )
+    ehc = ElectronicHealthCard.objects.create(
+        ehc_id=secrets.token_hex(16), resident=resident, region=resident.region, issued_at=timezone.now()
+    )
+    audit_record(actor=actor, action="ehc.issue", target=ehc)
+    journal_append(
+        kind="exchange.ehc",
+        key=ehc.ehc_id,
+        payload={
+            "ehc_id": ehc.ehc_id,
+            "holder": resident.document_index,
+            "status": ehc.status,
+            "region": ehc.region_id,
+            "issued_at": ehc.issued_at.isoformat(),
+        },
+    )
+    return ehc, True

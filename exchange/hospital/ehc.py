@@ -10,56 +10,17 @@ from __future__ import annotations
 
 import base64
 import io
-import secrets
 import time
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
-from cards.choices import CardStatus
-from cards.models import Card, Resident
 from exchange.models.hospital import EhcStatus, ElectronicHealthCard
 from registry.actors import Actor
 from registry.audit import audit_record
-from registry.errors import DomainError
-from registry.journal import journal_append
 from registry.node import public_key_pem, sign, verify
 
 EHC_TYPE = "01"
-
-
-@transaction.atomic(durable=True)
-def ehc_issue(*, actor: Actor, resident: Resident) -> tuple[ElectronicHealthCard, bool]:
-    """Issue the holder's e-card (or return the one they have: one holder, one e-card). The holder must hold an
-    active card. Returns (e-card, created)."""
-    resident = Resident.objects.select_for_update().get(pk=resident.pk)
-    existing = ElectronicHealthCard.objects.filter(resident=resident).first()
-    if existing is not None:
-        return existing, False
-    if not Card.objects.filter(resident=resident, status=CardStatus.ACTIVE).exists():
-        raise DomainError(
-            _("%(holder)s holds no active card: an e-card is issued to an active holder."),
-            {"holder": resident},
-            code="no_active_card",
-        )
-    ehc = ElectronicHealthCard.objects.create(
-        ehc_id=secrets.token_hex(16), resident=resident, region=resident.region, issued_at=timezone.now()
-    )
-    audit_record(actor=actor, action="ehc.issue", target=ehc)
-    journal_append(
-        kind="exchange.ehc",
-        key=ehc.ehc_id,
-        payload={
-            "ehc_id": ehc.ehc_id,
-            "holder": resident.document_index,
-            "status": ehc.status,
-            "region": ehc.region_id,
-            "issued_at": ehc.issued_at.isoformat(),
-        },
-    )
-    return ehc, True
 
 
 def _b64url(raw: bytes) -> str:

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cards.choices import CardStatus
+from exchange import actions as exchange_actions
 from exchange.hospital import ehc as ehc_module
 from exchange.hospital import serializers as s
 from exchange.hospital.base import PartnerView, PartnerWriteView
@@ -174,7 +175,7 @@ class EhcIssueView(PartnerWriteView):
                 _("No holder with this document is registered here: register the holder first."),
                 code="holder_unknown_here",
             )
-        ehc, created = ehc_module.ehc_issue(actor=self.actor(), resident=resident)
+        ehc, created = exchange_actions.ehc_issue(actor=self.actor(), resident=resident)
         return Response(EhcSerializer(_ehc_answer(ehc)).data, status=201 if created else 200)
 
 

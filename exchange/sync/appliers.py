@@ -351,6 +351,8 @@ PASS_THROUGH = (
     "sam.stock_out",
     "sam.shipment",
     "terminals.terminal",
+    # One holder, one e-card: the parent learns which e-card ids exist (verification stays with the issuer).
+    "exchange.ehc",
 )
 
 

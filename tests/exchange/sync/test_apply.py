@@ -382,3 +382,25 @@ def test_card_use_figures_and_sam_rows_travel_up(province):
         "cards.use_daily",
         "sam.card",
     }
+
+
+def test_every_journal_kind_the_code_writes_has_an_applier():
+    """A kind without an applier quarantines every bundle that carries it, so a new kind must come with one.
+    The kinds are read from the source: the `*_KIND = "app.kind"` constants and `kind="app.kind"` literals."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    pattern = re.compile(r'(?:KIND\s*=\s*|kind\s*=\s*)"([a-z_]+\.[a-z_]+)"')
+    tuple_pattern = re.compile(r'^[A-Z_, ]*KIND\s*=\s*((?:"[a-z_]+\.[a-z_]+",?\s*)+)$', re.M)
+    written = set()
+    for app in ("registry", "institutions", "cards", "sam", "vendors", "terminals", "exchange", "stats"):
+        for path in (root / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            text = path.read_text(encoding="utf-8")
+            written.update(pattern.findall(text))
+            for group in tuple_pattern.findall(text):
+                written.update(re.findall(r'"([a-z_]+\.[a-z_]+)"', group))
+    assert {"cards.card", "sam.plan", "registry.list_entry", "exchange.ehc"} <= written  # the scan works
+    assert sorted(written - set(appliers.APPLIERS)) == []
