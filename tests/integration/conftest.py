@@ -34,14 +34,15 @@ def service_missing(reason: str) -> None:
 def configuration_gaps(fixtures: list[str]) -> list[str]:
     """What the settings lack for these fixtures, known before any database is set up."""
     gaps = []
-    if {"postgres_database", "celery_worker"} & set(fixtures):
+    # `tiers` (test_three_nodes.py) is the module-scoped network of node processes: it needs both services.
+    if {"postgres_database", "celery_worker", "tiers"} & set(fixtures):
         engine = settings.DATABASES["default"]["ENGINE"]
         if not engine.endswith("postgresql"):
             gaps.append(
                 f"the default database is {engine.rsplit('.', 1)[-1]}, not PostgreSQL "
                 "(set DATABASE_URL=postgresql://postgres@127.0.0.1:5432/healthcard)"
             )
-    if {"broker_url", "celery_worker"} & set(fixtures) and not settings.CELERY_BROKER_URL:
+    if {"broker_url", "celery_worker", "tiers"} & set(fixtures) and not settings.CELERY_BROKER_URL:
         gaps.append("CELERY_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0)")
     return gaps
 
@@ -65,6 +66,11 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def broker_url() -> str:
     """The Redis broker, answering PING."""
+    return redis_broker_url()
+
+
+def redis_broker_url() -> str:
+    """CELERY_BROKER_URL when it is Redis and answers PING (for fixtures of any scope)."""
     url = settings.CELERY_BROKER_URL
     if not url:
         service_missing("CELERY_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0)")
