@@ -186,17 +186,19 @@ def rows_to_send(city) -> int:
     )[0][0]
 
 
-def assert_in_step(child, parent) -> None:
-    """Nothing lost, nothing doubled: the child's journal rows per kind and its copy-table rows are at the parent
-    exactly once, nothing is quarantined, and reconciliation reports zero drift."""
+def assert_in_step(child, parent, *, push: bool = False) -> None:
+    """Nothing lost, nothing doubled: reconciliation reports zero drift (after a push, with `push`), the child's
+    journal rows per kind and its copy-table rows are at the parent exactly once, nothing is quarantined."""
+    results, _ = child.commands(*([("sync", "push")] if push else []), ("sync", "reconcile"))
+    for succeeded, output in results:
+        assert succeeded, output
+    assert "no drift" in results[-1][1], results[-1][1]
     prefix = subtree_prefix(child.region)
     here, there = child.journal_counts(prefix), parent.journal_counts(prefix)
     assert here == there, {"child": here, "parent": there}
     assert child.table_counts(prefix) == parent.table_counts(prefix)
     assert parent.sql("SELECT count(*) FROM exchange_inboundbundle WHERE status <> 'applied'") == [(0,)]
     assert rows_to_send(child) == 0
-    reconcile = child.manage("sync", "reconcile", check=False)
-    assert reconcile.returncode == 0 and "no drift" in reconcile.stdout, reconcile.stdout + reconcile.stderr
 
 
 def push_through_a_celery_worker(node, log_path) -> int:
@@ -249,19 +251,27 @@ def test_the_parent_down_for_a_whole_run_loses_nothing_and_a_celery_worker_catch
 def test_a_lost_card_reaches_province_and_ministry_with_its_history_and_a_filing_comes_down_read_only(tiers):
     city, province, ministry = tiers.city, tiers.province, tiers.ministry
     assert story.get("document"), "the first test issues the card"
-    in_parallel(lambda: province.manage("sync", "push"), lambda: province.manage("sync", "pull"))
-    city.manage("sync", "pull")
+    for succeeded, output in province.commands(("sync", "push"), ("sync", "pull"))[0]:
+        assert succeeded, output
 
-    at_city, at_province, at_ministry = (
-        last_json(output)
-        for output in in_parallel(
-            *(
-                lambda node=node, edit=edit: node.shell(
-                    WHAT_IS_HERE.format(document=story["document"], try_edit=edit)
-                )
-                for node, edit in ((city, True), (province, False), (ministry, False))
-            )
+    def city_pulls_pushes_and_looks():
+        # The pulled filing is no reason to push: nothing comes back up (0 bundles).
+        results, output = city.commands(
+            ("sync", "pull"),
+            ("sync", "push"),
+            then=WHAT_IS_HERE.format(document=story["document"], try_edit=True),
         )
+        assert all(succeeded for succeeded, _ in results) and "0 bundles" in results[1][1], results
+        return last_json(output)
+
+    at_city, at_province, at_ministry = in_parallel(
+        city_pulls_pushes_and_looks,
+        *(
+            lambda node=node: last_json(
+                node.shell(WHAT_IS_HERE.format(document=story["document"], try_edit=False))
+            )
+            for node in (province, ministry)
+        ),
     )
     for node, here in ((province, at_province), (ministry, at_ministry)):
         assert here["holder"] == "王小明", (node.tier, here)
@@ -273,16 +283,15 @@ def test_a_lost_card_reaches_province_and_ministry_with_its_history_and_a_filing
     assert at_city["manufacturers"] == ["某某智能卡有限公司"]
     assert at_city["refusal"] == "filing_read_only"  # the city's copy of a ministry filing is read-only
 
-    # Pushing again sends nothing new; the province is in step with the ministry too.
-    assert "0 bundles" in city.manage("sync", "push").stdout
     assert_in_step(province, ministry)
 
 
 def test_the_card_lost_in_one_city_is_in_the_blacklist_the_other_city_pulls_down(tiers):
     other = tiers.city2
     assert story.get("subject"), "the first test loses the card"
-    other.manage("sync", "pull")
-    here = last_json(other.shell(BLACKLIST_HERE.format(subject=story["subject"])))
+    results, output = other.commands(("sync", "pull"), then=BLACKLIST_HERE.format(subject=story["subject"]))
+    assert results[0][0], results
+    here = last_json(output)
     assert here["entry"] == ["card", "lost", "610113", "610100"], here
     assert here["snapshot"] == [["card", "lost"]] and here["delta"] == [["card", "lost"]], here
     assert (
@@ -319,9 +328,8 @@ def test_the_parent_killed_while_applying_a_bundle_then_restarted_loses_and_doub
 
     province.start()
     province.wait_ready()
-    city.manage("sync", "push")
+    assert_in_step(city, province, push=True)
     assert city.last_run()["rows"] == waiting
-    assert_in_step(city, province)
 
 
 def test_the_child_killed_after_sending_before_the_acknowledgement_resends_and_nothing_doubles(tiers):
@@ -350,7 +358,7 @@ def test_the_child_killed_after_sending_before_the_acknowledgement_resends_and_n
     assert city.up_checkpoint() == checkpoint  # no acknowledgement, no move
     assert rows_to_send(city) == waiting
 
-    city.manage("sync", "push")
+    assert_in_step(city, province, push=True)
     run = city.last_run()
     assert run["status"] == "ok" and run["bundles"] == 1 and run["rows"] == waiting, run
     # The same rows again, recognised as applied: nothing applied twice; the checkpoint moved.
@@ -359,15 +367,15 @@ def test_the_child_killed_after_sending_before_the_acknowledgement_resends_and_n
         [applied_before],
     ) == [(waiting, 0), (0, waiting)]
     assert city.up_checkpoint() > checkpoint
-    assert_in_step(city, province)
 
 
 def test_reconcile_reports_a_row_deleted_behind_its_back_at_the_parent(tiers):
     city, province = tiers.city, tiers.province
     with province.databases.connect(province.database) as conn:
         conn.execute(
-            "CREATE TEMP TABLE kept AS SELECT * FROM cards_cardevent WHERE region_id LIKE '6101%%' "
-            "ORDER BY id DESC LIMIT 1"
+            "CREATE TEMP TABLE kept AS SELECT * FROM cards_cardevent WHERE region_id LIKE %s "
+            "ORDER BY id DESC LIMIT 1",
+            ["6101%"],
         )
         conn.execute("DELETE FROM cards_cardevent WHERE id IN (SELECT id FROM kept)")
         events = city.table_counts("6101")["cards_cardevent"]
