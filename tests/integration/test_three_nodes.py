@@ -324,6 +324,7 @@ def test_the_parent_killed_while_applying_a_bundle_then_restarted_loses_and_doub
     assert province.sql("SELECT count(*) FROM exchange_inboundbundle") == bundles_before
     run = city.last_run()
     assert run["status"] == "failed" and run["errors"] == 1 and run["bundles"] == 0, run
+    assert province.url.split("//")[1] in run["message"], run  # the line to the parent broke
     assert city.up_checkpoint() == checkpoint and rows_to_send(city) == waiting
 
     province.start()
