@@ -349,10 +349,12 @@ class TableLock:
             self.conn = None
 
     def waiting(self) -> list[int]:
-        """Backends of this node's database waiting for the lock on the table."""
+        """Client backends of this node's database waiting for the lock on the table (not autovacuum, which
+        may queue there too)."""
         rows = self.node.sql(
             "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE NOT l.granted AND l.relation = %s::regclass AND a.datname = current_database()",
+            "WHERE NOT l.granted AND l.relation = %s::regclass AND a.datname = current_database() "
+            "AND a.backend_type = 'client backend'",
             [self.table],
         )
         return [pid for (pid,) in rows]
