@@ -7,9 +7,13 @@ The checkpoint moves only after the parent's signed acknowledgement (push) or th
 from __future__ import annotations
 
 import logging
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from exchange.choices import BundleStatus, Direction, RunStatus, RunTrigger
@@ -59,8 +63,49 @@ def checkpoint_of(peer: str, direction: str) -> SyncCheckpoint:
     return SyncCheckpoint.objects.get_or_create(peer=peer, direction=direction)[0]
 
 
+# Stored like the other run messages (plain text an operator reads), in both languages.
+INTERRUPTED = (
+    "Interrupted: the process running it stopped before it finished / 运行中断：执行进程在完成前已停止"
+)
+
+
+@contextmanager
+def _one_run_per_direction(direction: str) -> Iterator[bool]:
+    """Hold this node's lock for pushing (or pulling); yields False when another process holds it.
+
+    On PostgreSQL a session advisory lock: it is released when the run ends or when its process dies, so a run
+    still marked running while we hold the lock was cut off (a killed worker), and two schedulers never send the
+    same bundles at once. SQLite (the demo: one loop per node) has no such lock and runs regardless.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = zlib.crc32(f"hc-sync-{direction}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
 def _run(direction: str, trigger: str) -> SyncRun:
+    if connection.vendor == "postgresql":
+        # Called with the direction's lock held: whatever still says running was cut off.
+        SyncRun.objects.filter(direction=direction, status=RunStatus.RUNNING).update(
+            status=RunStatus.FAILED, finished_at=timezone.now(), errors=1, message=INTERRUPTED
+        )
     return SyncRun.objects.create(direction=direction, trigger=trigger, started_at=timezone.now())
+
+
+def _in_progress(direction: str) -> SyncRun:
+    """The run another process is doing now: a second push (or pull) joins it instead of repeating its work."""
+    return SyncRun.objects.filter(direction=direction, status=RunStatus.RUNNING).first() or SyncRun(
+        direction=direction, status=RunStatus.RUNNING, started_at=timezone.now()
+    )
 
 
 def _finish(run: SyncRun, error: Exception | None = None) -> SyncRun:
@@ -83,8 +128,13 @@ def sync_push(
     max_bundles: int | None = None,
 ) -> SyncRun:
     """Send this node's journal up, page by page, until the parent has everything (or max_bundles)."""
-    transport = transport or HttpTransport()
-    run = _run(Direction.UP, trigger)
+    with _one_run_per_direction(Direction.UP) as held:
+        if not held:
+            return _in_progress(Direction.UP)
+        return _push(_run(Direction.UP, trigger), transport or HttpTransport(), limit, max_bundles)
+
+
+def _push(run: SyncRun, transport, limit: int, max_bundles: int | None) -> SyncRun:
     try:
         peer = parent_peer()
         run.peer = peer.region
@@ -129,8 +179,13 @@ def sync_pull(
     max_bundles: int | None = None,
 ) -> SyncRun:
     """Fetch and apply what comes down from the parent since this node's down checkpoint."""
-    transport = transport or HttpTransport()
-    run = _run(Direction.DOWN, trigger)
+    with _one_run_per_direction(Direction.DOWN) as held:
+        if not held:
+            return _in_progress(Direction.DOWN)
+        return _pull(_run(Direction.DOWN, trigger), transport or HttpTransport(), limit, max_bundles)
+
+
+def _pull(run: SyncRun, transport, limit: int, max_bundles: int | None) -> SyncRun:
     try:
         peer = parent_peer()
         run.peer = peer.region

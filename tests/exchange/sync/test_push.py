@@ -81,3 +81,50 @@ def test_filings_never_travel_up(city):
     parent = FakeParent(city["province"])
     run = sync_push(transport=parent)
     assert run.rows == JournalEntry.objects.exclude(kind="vendors.manufacturer").count()
+
+
+@pytest.fixture
+def connection():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the run lock is a PostgreSQL advisory lock; CI runs these on PostgreSQL")
+    return connection
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_interrupted_by_the_next(city, connection):
+    from django.utils import timezone
+
+    from exchange.models import SyncRun
+    from exchange.sync.runner import INTERRUPTED
+
+    stale = SyncRun.objects.create(direction=Direction.UP, trigger="schedule", started_at=timezone.now())
+    run = sync_push(transport=FakeParent(city["province"]))
+
+    stale.refresh_from_db()
+    assert run.status == RunStatus.OK
+    assert stale.status == RunStatus.FAILED and stale.finished_at is not None and stale.message == INTERRUPTED
+
+
+def test_a_push_while_another_process_pushes_joins_it_and_sends_nothing(city, connection):
+    import zlib
+
+    import psycopg
+    from django.utils import timezone
+
+    from exchange.models import SyncRun
+
+    running = SyncRun.objects.create(direction=Direction.UP, trigger="schedule", started_at=timezone.now())
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    other = psycopg.connect(**params, autocommit=True)  # the other process's session
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [zlib.crc32(f"hc-sync-{Direction.UP}".encode())])
+        parent = FakeParent(city["province"])
+        run = sync_push(transport=parent)
+    finally:
+        other.close()
+
+    assert run.pk == running.pk and run.status == RunStatus.RUNNING
+    assert parent.received == [] and checkpoint_of("610000", Direction.UP).position == 0
