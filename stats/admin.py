@@ -45,6 +45,10 @@ def figure_sheet(*, figure: selectors.Figure, rows: list[dict], filters: FigureF
     )
 
 
+def _local_time(moment: dt.datetime | None) -> str | None:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else None
+
+
 def _json_value(value):
     if isinstance(value, decimal.Decimal):
         return float(value)
@@ -140,6 +144,8 @@ class FigureAdmin(admin.ModelAdmin):
             "headers": [c.header for c in figure.columns],
             "rows": [(row, [row[c.key] for c in figure.columns]) for row in rows],
             "fresh": figure.fresh(),
+            # What the children synced (their cards, uses, registers) is as fresh as their last applied sync.
+            "syncs": selectors.child_syncs(request.user, filters),
             "filters": filters,
             "xlsx_url": reverse("admin:stats_report_export", args=[name, "xlsx"])
             + (f"?{query}" if query else ""),
@@ -197,7 +203,12 @@ class FigureAdmin(admin.ModelAdmin):
         return JsonResponse(
             {
                 "headline": headline,
-                "fresh": timezone.localtime(fresh).strftime("%Y-%m-%d %H:%M:%S") if fresh else None,
+                "fresh": _local_time(fresh),
+                # The time of the last applied sync from each child node (the figures' synced part).
+                "syncs": [
+                    {**sync, "applied_at": _local_time(sync["applied_at"])}
+                    for sync in selectors.child_syncs(request.user, filters)
+                ],
                 "drill": drill,
                 "trend": trend,
                 "columns": [

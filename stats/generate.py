@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -379,7 +380,7 @@ LOADED_TABLES = ("cards_resident", "cards_card", "cards_cardevent", "cards_cardu
 
 
 @contextmanager
-def indexes_deferred(tables: tuple[str, ...], rows: int):
+def indexes_deferred(tables: tuple[str, ...], rows: int, timings: dict | None = None):
     """PostgreSQL: the tables' secondary indexes, unique and foreign-key constraints dropped while the body loads
     `rows` rows, and made again after it (with a working memory for the sorts).
 
@@ -424,6 +425,7 @@ def indexes_deferred(tables: tuple[str, ...], rows: int):
     try:
         yield
     finally:
+        began = time.perf_counter()
         with connection.cursor() as cursor, transaction.atomic():
             cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
             for _name, definition in indexes:
@@ -432,6 +434,8 @@ def indexes_deferred(tables: tuple[str, ...], rows: int):
                 constraints
             ):  # unique ones before the foreign keys
                 cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        if timings is not None:
+            timings["index build"] = time.perf_counter() - began
 
 
 def _reserve_ids(model, count: int) -> int:
@@ -505,8 +509,10 @@ def generate(
     region: str = "",
     workers: int = 1,
     seed: int = 2026,
+    timings: dict | None = None,
 ) -> dict[str, int]:
-    """Write the data set; returns the rows written per table (see the module's doc)."""
+    """Write the data set; returns the rows written per table (see the module's doc). `timings`, if given,
+    receives the seconds each stage took."""
     from django.db.models import Count
 
     from cards.models import Card, CardUseBatch, Resident
@@ -560,7 +566,9 @@ def generate(
             )
         )
     # Workers and a deferred index build need connections of their own: not inside a caller's transaction.
-    with indexes_deferred(LOADED_TABLES, holders + cards * 3 + uses + blacklist):
+    timings = {} if timings is None else timings
+    began = time.perf_counter()
+    with indexes_deferred(LOADED_TABLES, holders + cards * 3 + uses + blacklist, timings):
         if workers == 1:
             results = [run_plan(plans[0])]
         else:
@@ -569,6 +577,7 @@ def generate(
             connections.close_all()
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 results = pool.map(_run_in_child, plans)
+        timings["rows"] = time.perf_counter() - began
     totals = {name: sum(result[name] for result in results) for name in results[0]}
     totals["institutions"] = len(made) if institutions else 0
     if uses and made:
@@ -576,7 +585,9 @@ def generate(
             record_count=uses // max(len(made), 1), accepted_count=uses // max(len(made), 1)
         )
     if connection.vendor == "postgresql":
+        began = time.perf_counter()
         with connection.cursor() as cursor:
             for table in LOADED_TABLES:
                 cursor.execute(f"ANALYZE {table}")  # noqa: S608
+        timings["analyze"] = time.perf_counter() - began
     return totals

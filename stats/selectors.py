@@ -453,6 +453,17 @@ def last_applied_syncs(user, filters: FigureFilters) -> dict[str, dt.datetime]:
     )
 
 
+def child_syncs(user, filters: FigureFilters) -> list[dict]:
+    """How fresh the synced figures are: each child node whose bundles are applied here, with the time its
+    last one was (last_applied_syncs, as the scorecard shows it), the stalest first: it bounds the figures."""
+    syncs = last_applied_syncs(user, filters)
+    names = dict(Region.objects.filter(code__in=list(syncs)).values_list("code", "name"))
+    return [
+        {"node": code, "name": names.get(code, code), "applied_at": at}
+        for code, at in sorted(syncs.items(), key=lambda item: item[1])
+    ]
+
+
 def sync_timeliness(counts: Counts) -> str | None:
     """The time the child's last sync was applied here; None ("-") when no sync came from it directly (an
     institution, or a region whose data comes through a node in between)."""
