@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from html import escape  # Django's escape is this behind a lazy-string wrapper that costs more per value
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -12,6 +13,8 @@ from django.http import Http404, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -43,6 +46,32 @@ def figure_sheet(*, figure: selectors.Figure, rows: list[dict], filters: FigureF
         generated_by=user.get_username(),
         total=len(rows),
     )
+
+
+def _figure_table_body(rows: list[tuple[dict, list]]) -> str:
+    """The report table's rows as HTML, drawn here rather than by the template's loops: a report by institution
+    has thousands of rows, and the template engine took longer to draw them than the database took to count
+    them (0.9 s of 1.6 s at 10,000,000 cards). Values are localised and escaped as the template would."""
+
+    def text(value) -> str:
+        if value is None:
+            return "-"
+        # Whole numbers print as they are (no thousands separator is configured); the rest as localised.
+        return escape(str(value) if type(value) is int else localize(value))
+
+    return mark_safe(  # noqa: S308  (every value is escaped above)
+        "".join(
+            f'<tr class="{"total" if row.get("total") else ""}" data-key="{escape(localize(row["key"]))}">'
+            f"<td>{escape(localize(row['label']))}</td>"
+            + "".join(f'<td class="num">{text(value)}</td>' for value in values)
+            + "</tr>"
+            for row, values in rows
+        )
+    )
+
+
+def _local_time(moment: dt.datetime | None) -> str | None:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else None
 
 
 def _json_value(value):
@@ -131,6 +160,7 @@ class FigureAdmin(admin.ModelAdmin):
     def report_view(self, request, name: str):
         figure, form, filters, rows = self._figure(request, name)
         query = request.GET.urlencode()
+        table = [(row, [row[c.key] for c in figure.columns]) for row in rows]
         context = {
             **self.page_context(request),
             "title": figure.title,
@@ -138,8 +168,11 @@ class FigureAdmin(admin.ModelAdmin):
             "figure": figure,
             "form": form,
             "headers": [c.header for c in figure.columns],
-            "rows": [(row, [row[c.key] for c in figure.columns]) for row in rows],
+            "rows": table,
+            "table_body": _figure_table_body(table),
             "fresh": figure.fresh(),
+            # What the children synced (their cards, uses, registers) is as fresh as their last applied sync.
+            "syncs": selectors.child_syncs(request.user, filters),
             "filters": filters,
             "xlsx_url": reverse("admin:stats_report_export", args=[name, "xlsx"])
             + (f"?{query}" if query else ""),
@@ -197,7 +230,12 @@ class FigureAdmin(admin.ModelAdmin):
         return JsonResponse(
             {
                 "headline": headline,
-                "fresh": timezone.localtime(fresh).strftime("%Y-%m-%d %H:%M:%S") if fresh else None,
+                "fresh": _local_time(fresh),
+                # The time of the last applied sync from each child node (the figures' synced part).
+                "syncs": [
+                    {**sync, "applied_at": _local_time(sync["applied_at"])}
+                    for sync in selectors.child_syncs(request.user, filters)
+                ],
                 "drill": drill,
                 "trend": trend,
                 "columns": [

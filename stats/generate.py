@@ -22,6 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection, connections, transaction
@@ -121,15 +123,32 @@ class Plan:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _sql_value(value):
-    """A column value: text in COPY format on PostgreSQL (\\N for NULL), the value itself elsewhere."""
-    if connection.vendor == "postgresql":
-        return "\\N" if value is None else str(value)
+def _copy_value(value) -> str:
+    """A column value in COPY text format (\\N for NULL). A plain function: the per-row path must not look up
+    `connection` (Django's connection proxy costs more than building the row)."""
+    return "\\N" if value is None else str(value)
+
+
+def _same(value):
     return value
+
+
+class _DayStamps:
+    """Timestamps and dates `days` days before `now`, formatted once per day rather than once per row."""
+
+    def __init__(self, now: dt.datetime, stamp, earliest: int, latest: int):
+        self.first = earliest
+        self.moments = [stamp(now - dt.timedelta(days=days)) for days in range(earliest, latest + 1)]
+        self.dates = [
+            (now - dt.timedelta(days=days)).date().isoformat() for days in range(earliest, latest + 1)
+        ]
 
 
 def run_plan(plan: Plan) -> dict[str, int]:
     """Write one worker's rows in one transaction; returns the rows written per table."""
+    from bisect import bisect
+    from itertools import accumulate
+
     from stdnum.cn import ric
 
     from cards.actions.holders import BlindIndexer, BulkSealer, _copy_text, _Writer
@@ -138,19 +157,33 @@ def run_plan(plan: Plan) -> dict[str, int]:
     from registry.models import ListEntry
 
     rng = random.Random(plan.seed * 1000 + plan.worker)
+    random_, randrange = rng.random, rng.randrange
     sealer, indexer = BulkSealer(), BlindIndexer("id_number")
+    seal, index_of, check_digit = sealer.seal, indexer.index, ric.calc_check_digit
     context = {
         name: Resident._meta.get_field(name).seal_context.encode() for name in ("name", "document_number")
     }
+    name_context, number_context = context["name"], context["document_number"]
     card_context = Card._meta.get_field("card_no").seal_context.encode()
     postgres = connection.vendor == "postgresql"
-    value = _sql_value
+    value = _copy_value if postgres else _same
+    escape = _copy_text if postgres else _same
+    null = value(None)
     stamp = (lambda moment: moment.isoformat()) if postgres else connection.ops.adapt_datetimefield_value
-    spans = {}  # county: (first birth day, number of days, a step that permutes the days)
+    # Day offsets before now (negative: after): holders 0..3649, cards 30..3649, collected 7..29 days after,
+    # changed up to 400 days after that, expiring 3652 days after collection.
+    days_ago = _DayStamps(plan.now, stamp, -3700, 3650)
+    moments, day_dates, first_day = days_ago.moments, days_ago.dates, days_ago.first
+    # Birth days as ID-number text and as dates, formatted once.
+    born_days = (LAST_BORN - FIRST_BORN).days + 1
+    born_compact = [f"{FIRST_BORN + dt.timedelta(days=d):%Y%m%d}" for d in range(born_days)]
+    born_iso = [(FIRST_BORN + dt.timedelta(days=d)).isoformat() for d in range(born_days)]
+    spans = {}  # county: (its first birth day's offset from FIRST_BORN, number of days, a step permuting the days)
     for county, (first, last) in plan.counties.items():
         start = dt.date(first, 1, 1)
         days = (dt.date(last, 12, 31) - start).days + 1
-        spans[county] = (start, days, next(p for p in range(7919, 10**6) if math.gcd(p, days) == 1))
+        step = next(p for p in range(7919, 10**6) if math.gcd(p, days) == 1)
+        spans[county] = ((start - FIRST_BORN).days, days, step, int(county))
     per_county: dict[str, int] = {}
     cum = list(_cumulative(plan.weights))
     counts = {"holders": 0, "cards": 0, "events": 0, "uses": 0, "blacklist": 0}
@@ -178,32 +211,37 @@ def run_plan(plan: Plan) -> dict[str, int]:
         "added_number", "added_at", "added_by", "removed_by", "removed_note", "region_id",
     )  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
+        if postgres:
+            # This transaction's own commit need not wait for the disk: a lost data set is generated again.
+            cursor.execute("SET LOCAL synchronous_commit = off")
         opened = [None]  # the writer whose COPY is open: an error must end it before the rollback
         try:
             writer = opened[0] = _Writer(cursor, Resident._meta.db_table, resident_columns)
+            add = writer.add
             counties = list(plan.counties)
             picks = rng.choices(range(len(counties)), cum_weights=cum, k=len(plan.holder_ids))
+            known, workers, worker = plan.known, plan.workers, plan.worker
             for holder_id, pick in zip(plan.holder_ids, picks, strict=True):
                 county = counties[pick]
-                k = plan.known.get(county, 0) + per_county.get(county, 0) * plan.workers + plan.worker
-                per_county[county] = per_county.get(county, 0) + 1
-                start, days, step = spans[county]
-                born = start + dt.timedelta(days=(k * step + int(county)) % days)
-                male = rng.random() < 0.51
+                seen = per_county.get(county, 0)
+                k = known.get(county, 0) + seen * workers + worker
+                per_county[county] = seen + 1
+                first_born, days, step, county_number = spans[county]
+                born = first_born + (k * step + county_number) % days
+                male = random_() < 0.51
                 sequence = (k // days) * 2 + (1 if male else 0)
-                body = f"{county}{born:%Y%m%d}{sequence:03d}"
-                number = body + ric.calc_check_digit(body + "0")
-                index = indexer.index(number, normalised=True)
-                name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=1 if rng.random() < 0.3 else 2))
-                created = stamp(plan.now - dt.timedelta(days=rng.randrange(3650)))
-                writer.add(
-                    tuple(
-                        value(v)
-                        for v in (
-                            holder_id, _copy_text(sealer.seal(name, context["name"])), "01",
-                            sealer.seal(number, context["document_number"]), index, "1" if male else "2", "01",
-                            born.isoformat(), county, "", "", "", "", "", "", "", "", "", "", "", "", created, created,
-                        )
+                body = f"{county}{born_compact[born]}{sequence:03d}"
+                number = body + check_digit(body + "0")
+                index = index_of(number, normalised=True)
+                name = SURNAMES[randrange(len(SURNAMES))] + GIVEN[randrange(len(GIVEN))]
+                if random_() >= 0.3:
+                    name += GIVEN[randrange(len(GIVEN))]
+                created = moments[randrange(3650) - first_day]
+                add(
+                    (
+                        value(holder_id), escape(seal(name, name_context)), "01", seal(number, number_context),
+                        index, "1" if male else "2", "01", born_iso[born], county, "", "", "", "", "", "", "", "",
+                        "", "", "", "", created, created,
                     )
                 )  # fmt: skip
                 holders.append((holder_id, number, index, county))
@@ -216,83 +254,75 @@ def run_plan(plan: Plan) -> dict[str, int]:
                 tuple[int, str, str, str, str, int]
             ] = []  # (id, number, index, chip, county, holder id)
             writer = opened[0] = _Writer(cursor, Card._meta.db_table, card_columns)
+            add = writer.add
             events = []
             blacklisted = 0
-            states, weights = list(STATE_WEIGHTS), list(STATE_WEIGHTS.values())
+            states = list(STATE_WEIGHTS)
+            state_cum = list(accumulate(STATE_WEIGHTS.values()))
+            state_cum[-1] = 1.0  # rounding must not leave random() above the last bound
             institutions = plan.institutions
+            issuers = [value(institution[0]) for institution in institutions]
+            reasons = {"cancelled": "death", "replaced": "lost"}
+            closing = {"lost": "loss_reported", "cancelled": "cancelled", "replaced": "replaced"}
+            held = len(holders)
             for position, card_id in enumerate(plan.card_ids):
                 if not holders:
                     break
-                holder_id, number, index, county = holders[position % len(holders)]
-                if position >= len(holders):
+                holder_id, number, index, county = holders[position % held]
+                if position >= held:
                     state = "replaced"
                 elif blacklisted < plan.blacklist:
                     state, blacklisted = "lost", blacklisted + 1
                 else:
-                    state = rng.choices(states, weights)[0]
+                    state = states[bisect(state_cum, random_())]
                 chip = f"{(card_id * MIX) & 0xFFFFFFFFFFFFFFFF:016X}"
-                created = plan.now - dt.timedelta(days=rng.randrange(30, 3650))
-                collected = created + dt.timedelta(days=rng.randrange(7, 30)) if state in COLLECTED else None
+                created = randrange(30, 3650)  # days ago
+                collected = created - randrange(7, 30) if state in COLLECTED else None
                 changed = (
-                    collected + dt.timedelta(days=rng.randrange(1, 400))
-                    if state in {"lost", "cancelled", "replaced"}
-                    else (collected or created)
-                )  # noqa: E501
-                reason = {"cancelled": "death", "replaced": "lost"}.get(state, "")
-                issuer = institutions[card_id % len(institutions)][0] if institutions and collected else None
-                writer.add(
-                    tuple(
-                        value(v)
-                        for v in (
-                            card_id, sealer.seal(number, card_context), index, chip, state, stamp(changed), reason,
-                            stamp(collected) if collected else None,
-                            (collected.date() + dt.timedelta(days=3652)).isoformat() if collected else None,
-                            stamp(created), county, holder_id, issuer,
-                        )
+                    collected - randrange(1, 400)
+                    if state in closing
+                    else (created if collected is None else collected)
+                )
+                issuer = issuers[card_id % len(issuers)] if issuers and collected is not None else None
+                add(
+                    (
+                        value(card_id), seal(number, card_context), index, chip, state, moments[changed - first_day],
+                        reasons.get(state, ""), null if collected is None else moments[collected - first_day],
+                        null if collected is None else day_dates[collected - 3652 - first_day], moments[created - first_day],
+                        county, value(holder_id), value(issuer),
                     )
                 )  # fmt: skip
                 cards.append((card_id, number, index, chip, county, holder_id))
                 events.append(("applied", created, card_id, county, holder_id))
-                if collected:
+                if collected is not None:
                     events.append(("collected", collected, card_id, county, holder_id))
-                if state in {"lost", "cancelled", "replaced"}:
-                    kind = {"lost": "loss_reported", "cancelled": "cancelled", "replaced": "replaced"}[state]
-                    events.append((kind, changed, card_id, county, holder_id))
+                if state in closing:
+                    events.append((closing[state], changed, card_id, county, holder_id))
             writer.finish()
             writer = opened[0] = None
             counts["cards"] = len(cards)
 
             writer = opened[0] = _Writer(cursor, CardEvent._meta.db_table, event_columns)
+            add = writer.add
             for kind, at, card_id, county, holder_id in events:
-                writer.add(
-                    tuple(
-                        value(v)
-                        for v in (
-                            kind,
-                            stamp(at),
-                            LABEL,
-                            "command",
-                            "",
-                            "",
-                            "",
-                            "{}",
-                            card_id,
-                            county,
-                            holder_id,
-                        )
+                add(
+                    (
+                        kind, moments[at - first_day], LABEL, "command", "", "", "", "{}", value(card_id), county,
+                        value(holder_id),
                     )
-                )
+                )  # fmt: skip
             writer.finish()
             writer = opened[0] = None
             counts["events"] = len(events)
+            del events
 
             if plan.blacklist and cards:
                 writer = opened[0] = _Writer(cursor, ListEntry._meta.db_table, entry_columns)
                 added = stamp(plan.now)
+                permanent = "f" if postgres else False
                 for offset, (_card_id, number, _index, chip, county, _holder) in enumerate(
                     cards[:blacklisted]
                 ):
-                    permanent = "f" if postgres else False
                     writer.add(
                         tuple(
                             value(v)
@@ -309,9 +339,9 @@ def run_plan(plan: Plan) -> dict[str, int]:
             if plan.uses and cards and institutions:
                 writer = opened[0] = _Writer(cursor, CardUse._meta.db_table, use_columns)
                 for line in range(plan.uses):
-                    card_id, _number, index, chip, _county, _holder = cards[rng.randrange(len(cards))]
-                    institution_id, _code, region, batch = institutions[rng.randrange(len(institutions))]
-                    used = plan.now - dt.timedelta(seconds=rng.randrange(365 * 86400))
+                    card_id, _number, index, chip, _county, _holder = cards[randrange(len(cards))]
+                    institution_id, _code, region, batch = institutions[randrange(len(institutions))]
+                    used = plan.now - dt.timedelta(seconds=randrange(365 * 86400))
                     writer.add(
                         tuple(
                             value(v)
@@ -344,6 +374,68 @@ def _run_in_child(plan: Plan) -> dict[str, int]:
         return run_plan(plan)
     finally:
         connections.close_all()
+
+
+LOADED_TABLES = ("cards_resident", "cards_card", "cards_cardevent", "cards_carduse", "registry_listentry")
+
+
+@contextmanager
+def indexes_deferred(tables: tuple[str, ...], rows: int, timings: dict | None = None):
+    """PostgreSQL: the tables' secondary indexes, unique and foreign-key constraints dropped while the body loads
+    `rows` rows, and made again after it (with a working memory for the sorts).
+
+    Why: keeping a dozen btrees of random keys (blind indexes, chip serials) current row by row, and checking
+    each row's foreign keys at commit one lookup at a time, costs the server more than the load itself; one
+    sorted build per index and one join per foreign key cost a fraction. Re-adding the constraints checks
+    every row, so nothing that would have been refused gets in. Only when the load at least doubles the tables
+    (on a large table, rebuilding costs more than it saves) and outside a transaction (the workers write on
+    connections of their own and must not wait for this one's locks). Primary keys stay (ids are appended).
+    Killed in between, it leaves the tables without them (`migrate` does not restore them): generate into a
+    scratch database. The caller ANALYZEs the tables after."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(SUM(GREATEST(reltuples, 0)), 0) FROM pg_class WHERE oid = ANY(%s::regclass[])",
+            [list(tables)],
+        )
+        if rows < cursor.fetchone()[0]:
+            yield
+            return
+        cursor.execute(
+            """SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype FROM pg_constraint
+               WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('f', 'u') ORDER BY contype, conname""",
+            [list(tables)],
+        )
+        constraints = cursor.fetchall()  # foreign keys first ('f' < 'u'): a unique one may back one
+        cursor.execute(
+            """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+               WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary AND NOT EXISTS (
+                   SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u', 'x'))
+               ORDER BY 1""",
+            [list(tables)],
+        )
+        indexes = cursor.fetchall()
+        with transaction.atomic():
+            for table, name, _definition, _type in constraints:
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            for name, _definition in indexes:
+                cursor.execute(f"DROP INDEX {name}")
+    try:
+        yield
+    finally:
+        began = time.perf_counter()
+        with connection.cursor() as cursor, transaction.atomic():
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            for _name, definition in indexes:
+                cursor.execute(definition)
+            for table, name, definition, _type in reversed(
+                constraints
+            ):  # unique ones before the foreign keys
+                cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        if timings is not None:
+            timings["index build"] = time.perf_counter() - began
 
 
 def _reserve_ids(model, count: int) -> int:
@@ -417,8 +509,10 @@ def generate(
     region: str = "",
     workers: int = 1,
     seed: int = 2026,
+    timings: dict | None = None,
 ) -> dict[str, int]:
-    """Write the data set; returns the rows written per table (see the module's doc)."""
+    """Write the data set; returns the rows written per table (see the module's doc). `timings`, if given,
+    receives the seconds each stage took."""
     from django.db.models import Count
 
     from cards.models import Card, CardUseBatch, Resident
@@ -471,14 +565,19 @@ def generate(
                 node=prefix.ljust(6, "0") if prefix else "100000",
             )
         )
-    if workers == 1:
-        results = [run_plan(plans[0])]
-    else:
-        import multiprocessing
+    # Workers and a deferred index build need connections of their own: not inside a caller's transaction.
+    timings = {} if timings is None else timings
+    began = time.perf_counter()
+    with indexes_deferred(LOADED_TABLES, holders + cards * 3 + uses + blacklist, timings):
+        if workers == 1:
+            results = [run_plan(plans[0])]
+        else:
+            import multiprocessing
 
-        connections.close_all()
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            results = pool.map(_run_in_child, plans)
+            connections.close_all()
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                results = pool.map(_run_in_child, plans)
+        timings["rows"] = time.perf_counter() - began
     totals = {name: sum(result[name] for result in results) for name in results[0]}
     totals["institutions"] = len(made) if institutions else 0
     if uses and made:
@@ -486,13 +585,9 @@ def generate(
             record_count=uses // max(len(made), 1), accepted_count=uses // max(len(made), 1)
         )
     if connection.vendor == "postgresql":
+        began = time.perf_counter()
         with connection.cursor() as cursor:
-            for table in (
-                "cards_resident",
-                "cards_card",
-                "cards_cardevent",
-                "cards_carduse",
-                "registry_listentry",
-            ):
+            for table in LOADED_TABLES:
                 cursor.execute(f"ANALYZE {table}")  # noqa: S608
+        timings["analyze"] = time.perf_counter() - began
     return totals

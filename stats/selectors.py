@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Max, QuerySet, Sum
+from django.db import connection
+from django.db.models import BooleanField, Count, F, Max, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Substr, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -165,22 +167,27 @@ def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[A
     if prefix is None:
         return {}
     measures = list(measures)
-    grouped = [
-        row
-        for model, start, end in periods(filters)
-        for row in fact_rows(user, filters, model, start, end)
-        .filter(measure__in=measures)
-        .annotate(g=_group_expression(filters.by, prefix))
-        .values("g", "measure")
-        .order_by()
-        .annotate(n=Sum("count"))
-    ]
+    # One row per group with a sum per measure (not one per group and measure): a figure by institution has
+    # thousands of groups, and the rows, not the sums, are what cost.
+    sums = {f"m{i}": Sum("count", filter=Q(measure=measure)) for i, measure in enumerate(measures)}
     out: dict[Any, Counts] = defaultdict(dict)
-    for row in grouped:
-        key = row["g"]
-        if filters.by == G.REGION:
-            key = key.ljust(6, "0")
-        out[key][row["measure"]] = out[key].get(row["measure"], 0) + row["n"]
+    for model, start, end in periods(filters):
+        grouped = (
+            fact_rows(user, filters, model, start, end)
+            .filter(measure__in=measures)
+            .annotate(g=_group_expression(filters.by, prefix))
+            .values("g")
+            .order_by()
+            .annotate(**sums)
+            .values_list("g", *sums)
+        )
+        for key, *values in grouped:
+            if filters.by == G.REGION:
+                key = key.ljust(6, "0")
+            counts = out[key]
+            for measure, n in zip(measures, values, strict=True):
+                if n is not None:
+                    counts[measure] = counts.get(measure, 0) + n
     return out
 
 
@@ -189,12 +196,25 @@ def labels(by: str, keys: Iterable[Any]) -> dict[Any, str]:
     if by == G.REGION:
         return dict(Region.objects.filter(code__in=keys).values_list("code", "name"))
     if by == G.INSTITUTION:
-        names = dict(MedicalInstitution.objects.filter(code__in=keys).values_list("code", "name"))
-        names.update(FinancialInstitution.objects.filter(code__in=keys).values_list("code", "name"))
+        names = dict(_code_in(MedicalInstitution.objects.all(), keys).values_list("code", "name"))
+        names.update(_code_in(FinancialInstitution.objects.all(), keys).values_list("code", "name"))
         return names
     if by == G.CARD_MAKER:
         return dict(CardMaker.objects.filter(code__in=keys).values_list("code", "name"))
     return {k: (k.strftime("%Y-%m") if by == G.MONTH else k.isoformat()) for k in keys}
+
+
+def _code_in(queryset: QuerySet, codes: list[str]) -> QuerySet:
+    """queryset.filter(code__in=codes), with the codes as one array parameter on PostgreSQL: a figure by
+    institution names thousands, and binding thousands of placeholders cost more than the query."""
+    if connection.vendor != "postgresql":
+        return queryset.filter(code__in=codes)
+    table = queryset.model._meta.db_table  # the model's own table name, not input; the codes are a parameter
+    return queryset.alias(
+        listed=RawSQL(  # noqa: S611
+            f"{table}.code = ANY(%s)", (codes,), output_field=BooleanField()
+        )
+    ).filter(listed=True)
 
 
 def _sum(counts: Counts, *measures: str) -> int:
@@ -451,6 +471,17 @@ def last_applied_syncs(user, filters: FigureFilters) -> dict[str, dt.datetime]:
         .annotate(at=Max("applied_at"))
         .values_list("sender", "at")
     )
+
+
+def child_syncs(user, filters: FigureFilters) -> list[dict]:
+    """How fresh the synced figures are: each child node whose bundles are applied here, with the time its
+    last one was (last_applied_syncs, as the scorecard shows it), the stalest first: it bounds the figures."""
+    syncs = last_applied_syncs(user, filters)
+    names = dict(Region.objects.filter(code__in=list(syncs)).values_list("code", "name"))
+    return [
+        {"node": code, "name": names.get(code, code), "applied_at": at}
+        for code, at in sorted(syncs.items(), key=lambda item: item[1])
+    ]
 
 
 def sync_timeliness(counts: Counts) -> str | None:

@@ -186,7 +186,14 @@ def write(results: dict, path_md: Path, path_json: Path) -> str:
         f"Measured {meta['when']} by `make bench` (tests/bench/run_all.py) at **{meta['scale']:,} cards**, "
         f"{meta['runs']} runs per figure (median, with min–max), on {meta['machine']}; database {meta['database']}; "
         f"load average before/after {meta['load_before']} / {meta['load_after']} (the machine is shared). "
-        f"Raw figures: `{path_json.name}`. Wall time {meta['seconds']:.0f} s.",
+        f"Raw figures: `{path_json.name}`. Wall time {meta['seconds']:.0f} s"
+        + (
+            " ("
+            + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in meta["bench_seconds"].items())
+            + ")."
+            if meta.get("bench_seconds")
+            else "."
+        ),
         "",
         "| figure | ours (median) | min – max | limit, same run | ours / limit | target | pass |",
         "|---|---|---|---|---|---|---|",
@@ -227,17 +234,22 @@ def main(argv: list[str] | None = None) -> dict:
     collected: dict[str, list] = {}
     raw: dict[str, list] = {}
     errors: dict[str, str] = {}
+    bench_seconds: dict[str, float] = {}
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     for name, call, figures in benches(args.scale, args.seconds):
         if only and name not in only:
             continue
         for run in range(1 if name in ONCE else args.runs):
             print(f"== {name} run {run + 1}", flush=True)  # noqa: T201
+            started = time.perf_counter()
             try:
                 result = call()
             except Exception as error:  # noqa: BLE001  (one failing bench must not lose the others' figures)
                 errors[name] = f"{type(error).__name__}: {error}"
                 break
+            finally:
+                # Each bench's wall time, so the 30-minute budget of `make bench` can be read stage by stage.
+                bench_seconds[name] = bench_seconds.get(name, 0) + time.perf_counter() - started
             raw.setdefault(name, []).append(result)
             for row in figures(result):
                 collected.setdefault(row[0], []).append(row)
@@ -263,6 +275,7 @@ def main(argv: list[str] | None = None) -> dict:
             "load_before": load_before,
             "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg()),
             "seconds": time.perf_counter() - began,
+            "bench_seconds": {name: round(seconds, 1) for name, seconds in bench_seconds.items()},
         },
         "figures": rows,
         "errors": errors,
@@ -276,6 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["raw"] = {**before["raw"], **results["raw"]}
         results["errors"] = {**before["errors"], **errors}
         results["meta"]["seconds"] += before["meta"]["seconds"]
+        results["meta"]["bench_seconds"] = {**before["meta"].get("bench_seconds", {}), **bench_seconds}
         results["meta"]["load_before"] = before["meta"]["load_before"]
         results["meta"]["runs"] = before["meta"]["runs"]
         results["errors"] = {name: text for name, text in results["errors"].items() if name not in raw}

@@ -366,3 +366,42 @@ def test_scorecard_sync_timeliness_is_the_last_applied_sync_per_child(settings, 
         r["last_sync"] is None
         for r in figure_rows(user=city, name="assessment", filters=by(period(), Grouping.REGION))
     )
+
+
+@pytest.mark.django_db
+def test_the_dashboard_and_reports_say_when_each_childs_last_sync_was_applied(settings, make_user, client):
+    from exchange.choices import BundleStatus, Direction
+    from exchange.models import InboundBundle
+
+    settings.HC_REGION = "610000"
+    now = timezone.now()
+    for sender, status, hours_ago in (
+        ("610100", BundleStatus.APPLIED, 30),
+        ("610100", BundleStatus.APPLIED, 2),
+        ("610100", BundleStatus.QUARANTINED, 1),  # not applied: does not count
+        ("610300", BundleStatus.APPLIED, 5),
+    ):
+        at = now - dt.timedelta(hours=hours_ago)
+        InboundBundle.objects.create(
+            sha256=f"{sender}{status}{hours_ago}".ljust(64, "0"),
+            sender=sender,
+            direction=Direction.UP,
+            status=status,
+            received_at=at,
+            applied_at=at if status == BundleStatus.APPLIED else None,
+        )
+
+    def shown(hours_ago):
+        return timezone.localtime(now - dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%d %H:%M:%S")
+
+    client.force_login(make_user("prov", roles=["统计员"], scope="610000"))
+    data = client.get("/admin/stats/dailycount/dashboard-data/").json()
+    assert data["syncs"] == [  # the stalest child first
+        {"node": "610300", "name": "宝鸡市", "applied_at": shown(5)},
+        {"node": "610100", "name": "西安市", "applied_at": shown(2)},
+    ]
+    page = client.get("/admin/stats/dailycount/report/issuance/").content.decode()
+    assert f"宝鸡市 {shown(5)}" in page and f"西安市 {shown(2)}" in page
+    # A city statistician: no other city's sync is part of the city's figures.
+    client.force_login(make_user("xian", roles=["统计员"], scope="610100"))
+    assert client.get("/admin/stats/dailycount/dashboard-data/").json()["syncs"] == []

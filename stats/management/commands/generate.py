@@ -27,6 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         began = time.perf_counter()
+        timings = {}
         counts = generate(
             cards=options["cards"],
             holders=options["holders"],
@@ -36,8 +37,10 @@ class Command(BaseCommand):
             region=options["region"],
             workers=options["workers"],
             seed=options["seed"],
+            timings=timings,
         )
         seconds = time.perf_counter() - began
         rate = counts["cards"] / seconds if seconds else 0
         written = ", ".join(f"{count} {name}" for name, count in counts.items())
-        self.stdout.write(f"wrote {written} in {seconds:.1f} s ({rate:,.0f} cards/s)")
+        stages = ", ".join(f"{name} {value:.1f} s" for name, value in timings.items())
+        self.stdout.write(f"wrote {written} in {seconds:.1f} s ({rate:,.0f} cards/s; {stages})")

@@ -27,6 +27,9 @@
   function draw(data) {
     document.getElementById("stats-period").textContent = data.period[0] + " ~ " + data.period[1];
     document.getElementById("stats-fresh").textContent = data.fresh || "-";
+    document.getElementById("stats-syncs").textContent = (data.syncs || []).map(function (sync) {
+      return sync.name + " " + sync.applied_at;
+    }).join("; ") || "-";
     var headline = document.getElementById("stats-headline");
     headline.replaceChildren();
     data.headline.forEach(function (item) {
