@@ -13,8 +13,16 @@ from django.db import connection
 
 try:
     from django.db.backends.postgresql.base import ServerBindingCursor
-except ImportError:  # psycopg not installed (SQLite-only setups)
-    ServerBindingCursor = None
+except ImportError:  # psycopg 3 not installed (SQLite-only setups)
+    PreparingCursor = None
+else:
+
+    class PreparingCursor(ServerBindingCursor):
+        """Binds on the server and prepares every statement it runs (Django turns psycopg's automatic
+        preparation off): the statement is planned once per connection, then only executed."""
+
+        def execute(self, query, params=None, *, prepare=True, binary=None):
+            return super().execute(query, params, prepare=prepare, binary=binary)
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -202,19 +210,33 @@ def _read(
     return cards, listed, number
 
 
+ONLY_WHEN_ASKED = 2**31  # psycopg prepares a statement automatically after this many runs: in effect never
+
+
 def _prepared_cursor():
-    """On PostgreSQL a cursor binding its parameters on the server, so psycopg prepares the statement after a few
-    runs on a connection: planning it (eleven indexes on the cards) costs PostgreSQL several times what running
-    it does, and this is the call every hospital makes at every visit. The statement's text is fixed, its
-    values are parameters (no per-call text, no unbounded set of prepared statements). Django's cursors bind on
-    the client (the query's text carries the values), which suits its other queries; elsewhere (SQLite) the
-    ordinary cursor."""
+    """On PostgreSQL a cursor binding its parameters on the server and preparing the statement (once per
+    connection): planning it (eleven indexes on the cards) costs PostgreSQL several times what running it does,
+    and this is the call every hospital makes at every visit. The statement's text is fixed, its values are
+    parameters (a handful of statements per connection, kept by psycopg up to its prepared_max). Django's
+    cursors bind on the client (the query's text carries the values), which suits its other queries;
+    elsewhere (SQLite) the ordinary cursor. Behind a pooler in transaction mode (PgBouncer) this needs its
+    prepared-statement support (max_prepared_statements, PgBouncer 1.21+)."""
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.close_if_health_check_failed()
     connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None and not connection.in_atomic_block:
+        # Once per connection. Django's threshold (None: never) makes psycopg refuse even an explicit prepare.
+        # PostgreSQL would keep planning each run for its parameters (a "custom plan": it cannot tell that a
+        # list of card indexes is short); the generic plan (index lookups) is right for any length. Only
+        # prepared statements follow plan_cache_mode, and only these are prepared on Django's connections.
+        # Outside a transaction, so the setting cannot be rolled back.
+        with connection.cursor() as setup:
+            setup.execute("SET plan_cache_mode = force_generic_plan")
+        raw.prepare_threshold = ONLY_WHEN_ASKED
     with connection.wrap_database_errors:
-        cursor = ServerBindingCursor(connection.connection)
+        cursor = PreparingCursor(raw)
     return connection._prepare_cursor(cursor)  # Django's wrapper: errors translated, queries logged in DEBUG
 
 
