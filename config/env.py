@@ -60,7 +60,8 @@ def database_from_url(url: str) -> dict:
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": int(options.pop("conn_max_age", 60)),
-            "CONN_HEALTH_CHECKS": True,
+            # A SELECT 1 before each request's first query: ?conn_health_checks=false drops it (docs/performance.md).
+            "CONN_HEALTH_CHECKS": options.pop("conn_health_checks", "true").strip().lower() in TRUE_WORDS,
             "OPTIONS": options,
         }
         return config

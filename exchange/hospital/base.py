@@ -8,7 +8,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from exchange.hospital import idempotency
-from exchange.hospital.throttling import InstitutionRateThrottle
+from exchange.hospital.throttling import InstitutionRateThrottle, PartnerSignatureAuthentication
 from institutions.api.views import HospitalAPIView
 from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
@@ -19,6 +19,7 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class PartnerView(HospitalAPIView):
+    authentication_classes = [PartnerSignatureAuthentication]
     parser_classes = [JSONParser]
     throttle_classes = [InstitutionRateThrottle]
     institution_types: tuple = (MedicalInstitution, FinancialInstitution)

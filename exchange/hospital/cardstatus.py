@@ -9,7 +9,22 @@ import functools
 import re
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
+
+try:
+    from django.db.backends.postgresql.base import ServerBindingCursor
+except ImportError:  # psycopg 3 not installed (SQLite-only setups)
+    PreparingCursor = None
+else:
+
+    class PreparingCursor(ServerBindingCursor):
+        """Binds on the server and prepares every statement it runs (Django turns psycopg's automatic
+        preparation off): the statement is planned once per connection, then only executed."""
+
+        def execute(self, query, params=None, *, prepare=True, binary=None):
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -185,16 +200,75 @@ def _read(
     cards: dict[str, list[tuple]] = {}
     listed: dict[int, str] = {}
     number = 0
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        for kind, index, text, status, since, expires_on, value in cursor.fetchall():
-            if kind == 0:
-                cards.setdefault(index, []).append((index, text, status, since, expires_on, value))
-            elif kind == 1:
-                listed[value] = text
-            else:
-                number = value
+    statement = " UNION ALL ".join(parts)
+    retry = _instead_of_health_check()
+    try:
+        rows = _fetch(statement, params)
+    except (OperationalError, InterfaceError):
+        if not retry:
+            raise
+        connection.close()  # the kept connection was dead (database restarted, dropped by the network)
+        rows = _fetch(statement, params)
+    for kind, index, text, status, since, expires_on, value in rows:
+        if kind == 0:
+            cards.setdefault(index, []).append((index, text, status, since, expires_on, value))
+        elif kind == 1:
+            listed[value] = text
+        else:
+            number = value
     return cards, listed, number
+
+
+def _fetch(statement: str, params: list) -> list[tuple]:
+    with _prepared_cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchall()
+
+
+def _instead_of_health_check() -> bool:
+    """CONN_HEALTH_CHECKS pings a kept connection (SELECT 1) before a request's first query: a second round trip
+    on a call that needs one. When this read is that first query, it is tried on the connection as it is and, if
+    the connection turns out dead, once more on a new one (a read outside any transaction, safe to repeat): the
+    same outcome as the ping, without paying for it on every call. True when such a retry is allowed."""
+    if (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    ):
+        connection.health_check_done = True
+        return True
+    return False
+
+
+ONLY_WHEN_ASKED = 2**31  # psycopg prepares a statement automatically after this many runs: in effect never
+
+
+def _prepared_cursor():
+    """On PostgreSQL a cursor binding its parameters on the server and preparing the statement (once per
+    connection): planning it (eleven indexes on the cards) costs PostgreSQL several times what running it does,
+    and this is the call every hospital makes at every visit. The statement's text is fixed, its values are
+    parameters (a handful of statements per connection, kept by psycopg up to its prepared_max). Django's
+    cursors bind on the client (the query's text carries the values), which suits its other queries;
+    elsewhere (SQLite) the ordinary cursor. Behind a pooler in transaction mode (PgBouncer) this needs its
+    prepared-statement support (max_prepared_statements, PgBouncer 1.21+)."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.close_if_health_check_failed()  # done already when this read is the request's first query
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None and not connection.in_atomic_block:
+        # Once per connection. Django's threshold (None: never) makes psycopg refuse even an explicit prepare.
+        # PostgreSQL would keep planning each run for its parameters (a "custom plan": it cannot tell that a
+        # list of card indexes is short); the generic plan (index lookups) is right for any length. Only
+        # prepared statements follow plan_cache_mode, and only these are prepared on Django's connections.
+        # Outside a transaction, so the setting cannot be rolled back.
+        with connection.cursor() as setup:
+            setup.execute("SET plan_cache_mode = force_generic_plan")
+        raw.prepare_threshold = ONLY_WHEN_ASKED
+    with connection.wrap_database_errors:
+        cursor = PreparingCursor(raw)
+    return connection._prepare_cursor(cursor)  # Django's wrapper: errors translated, queries logged in DEBUG
 
 
 def _pick(candidates, chip: str):

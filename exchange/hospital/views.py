@@ -8,6 +8,7 @@ import importlib
 import json
 from collections import Counter
 
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
@@ -38,7 +39,7 @@ from exchange.hospital.cardstatus import (
     normal_chip,
 )
 from institutions.models import MedicalInstitution
-from registry.errors import DomainError, NotFoundError
+from registry.errors import DomainError, NotFoundError, PermissionDeniedError
 from registry.protection import blind_index, mask_address, mask_id_number, mask_phone
 
 ERRORS = {
@@ -168,6 +169,38 @@ class IdentityVerifyView(PartnerView):
         return Response(s.IdentityResultSerializer(answer).data)
 
 
+def _status_answer(card_no: str, chip: str) -> dict:
+    checks, number = card_status_check_numbered([(card_no, chip)])
+    check = checks[0]
+    zh, en = _messages(check.code)
+    # The CardStatusSerializer's shape, written out (this is the call every hospital makes at every visit).
+    return {
+        **_check_dict(check),
+        "message_zh": zh,
+        "message_en": en,
+        "card_status": check.card_status,
+        "status_since": None
+        if check.status_since is None
+        else _DATETIME.to_representation(check.status_since),
+        "expires_on": None if check.expires_on is None else _DATE.to_representation(check.expires_on),
+        "list_number": number,
+        "checked_at": _DATETIME.to_representation(timezone.now()),
+    }
+
+
+JSON_ACCEPTS = {"", "*/*", "application/json", "application/*"}
+
+
+def _lean_eligible(request) -> bool:
+    """A signed call asking for JSON (what integrators send); a browser (the browsable API) or ?format= goes
+    DRF's way."""
+    return (
+        "HTTP_X_HC_SIGNATURE" in request.META
+        and request.META.get("HTTP_ACCEPT", "").strip() in JSON_ACCEPTS
+        and "format" not in request.GET
+    )
+
+
 class CardStatusView(PartnerWriteView):
     """GET: the card's state. POST: a loss report / revocation made at the hospital (Cards II)."""
 
@@ -202,23 +235,49 @@ class CardStatusView(PartnerWriteView):
         ],
     )
     def get(self, request, card_no: str):
-        checks, number = card_status_check_numbered([(card_no, request.query_params.get("chip", ""))])
-        check = checks[0]
-        zh, en = _messages(check.code)
-        # The CardStatusSerializer's shape, written out (this is the call every hospital makes at every visit).
-        answer = {
-            **_check_dict(check),
-            "message_zh": zh,
-            "message_en": en,
-            "card_status": check.card_status,
-            "status_since": None
-            if check.status_since is None
-            else _DATETIME.to_representation(check.status_since),
-            "expires_on": None if check.expires_on is None else _DATE.to_representation(check.expires_on),
-            "list_number": number,
-            "checked_at": _DATETIME.to_representation(timezone.now()),
-        }
-        return Response(answer)
+        return Response(_status_answer(card_no, request.query_params.get("chip", "")))
+
+    def dispatch(self, request, *args, **kwargs):
+        """The card check is the call every hospital makes at every visit: a signed JSON GET takes a lean path
+        doing what DRF's dispatch would (signature, rate limit, institution type, the same answer and the same
+        errors through handle_exception) without its per-request machinery (request wrapper, content
+        negotiation, renderer). Anything else (unsigned, another format asked for, the POST) takes DRF's path."""
+        if request.method == "GET" and _lean_eligible(request):
+            return self._lean_get(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
+
+    def _lean_get(self, request, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+        self.headers = self.default_response_headers
+        principal = None
+        try:
+            signed = self.authentication_classes[0]().authenticate(request)
+            if signed is None:  # no signature headers after all: DRF's path refuses it its own way
+                return super().dispatch(request, *args, **kwargs)
+            principal, credential = signed
+            request.user, request.auth = principal, credential  # as DRF's Request would set them
+            throttle = self.throttle_classes[0]()
+            if not throttle.allow_request(request, self):
+                self.throttled(request, throttle.wait())
+            if not isinstance(principal.institution, self.institution_types):
+                raise PermissionDeniedError(
+                    _("This interface is not open to your kind of institution."),
+                    code="institution_type_refused",
+                )
+            answer = _status_answer(kwargs["card_no"], request.GET.get("chip", ""))
+        except Exception as exc:  # the very same error answers as DRF's path
+            self.request = drf_request = self.initialize_request(request, *args, **kwargs)
+            if principal is None:  # never authenticate twice (the nonce is spent)
+                drf_request._not_authenticated()
+            else:
+                drf_request.user, drf_request.auth = principal, request.auth
+            response = self.handle_exception(exc)
+            return self.finalize_response(drf_request, response, *args, **kwargs)
+        return HttpResponse(
+            json.dumps(answer, ensure_ascii=False, separators=(",", ":")),  # what DRF's JSONRenderer writes
+            content_type="application/json",
+            headers=self.headers,
+        )
 
     @extend_schema(
         operation_id="hospital_card_status_change",

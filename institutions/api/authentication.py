@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hmac
 import logging
 import secrets
@@ -18,7 +17,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
 from institutions.actions import credential_mark_used
-from institutions.api.sharedcache import add_and_get
+from institutions.api.sharedcache import claim
 from institutions.choices import CredentialStatus
 from institutions.models import ApiCredential
 from institutions.signing import NONCE_RE, SKEW_SECONDS, signature
@@ -45,9 +44,11 @@ class InstitutionPrincipal:
     is_superuser = False
     scope_region_id = None
 
-    def __init__(self, credential: ApiCredential):
+    def __init__(self, credential: ApiCredential, counted: dict | None = None):
         self.credential = credential
         self.institution = credential.institution
+        # {rate-limit counter key: this call's count}: counted in the nonce's round trip (rate_counter below).
+        self.counted = counted or {}
 
     def get_username(self) -> str:
         return f"{self.institution.code}:{self.credential.key_id}"
@@ -97,14 +98,25 @@ def _cached_credential(key_id: str, *, version=_MISSING) -> _Entry | None:
     return entry
 
 
+def _copy(instance):
+    """copy.copy of a model instance without the pickle protocol's round (its version checks cost more than the
+    copy, on every signed call): the same state, copied the way Model.__getstate__ copies it."""
+    state = instance.__getstate__()
+    for attr, value in state.pop("_memoryview_attrs", ()):
+        state[attr] = memoryview(value)
+    clone = instance.__class__.__new__(instance.__class__)
+    clone.__dict__.update(state)
+    return clone
+
+
 def _own_copy(entry: _Entry) -> ApiCredential:
     """The request's own copy of the cached credential and its institution (views may read and annotate them)."""
-    credential = copy.copy(entry.credential)
+    credential = _copy(entry.credential)
     credential.last_used_at = entry.last_used_at
     for field in ("medical_institution", "financial_institution"):
         related = getattr(entry.credential, field)
         if related is not None:
-            setattr(credential, field, copy.copy(related))
+            setattr(credential, field, _copy(related))
     return credential
 
 
@@ -149,6 +161,11 @@ class HospitalSignatureAuthentication(BaseAuthentication):
     def authenticate_header(self, request) -> str:
         return 'HC-HMAC-SHA256 realm="api"'
 
+    def rate_counter(self, institution) -> tuple[str, int] | None:
+        """(key, timeout) of a rate-limit counter to count this call in, in the nonce's round trip (the partner
+        interfaces count every signed call per institution); None: no counter."""
+        return None
+
     def authenticate(self, request):
         meta = request.META
         key_id = meta.get("HTTP_X_HC_KEY")
@@ -176,10 +193,14 @@ class HospitalSignatureAuthentication(BaseAuthentication):
         credential = entry.credential
         _verify(credential, request, timestamp, nonce, given)
         # Checked last, so a forged request cannot burn a real client's nonce. The cache is shared by every
-        # web process (Redis in production), and add() is atomic: only the first of two replays wins. The
-        # same round trip reads the credentials' version stamp: a key revoked (or an institution
-        # deregistered) since this process cached it is reloaded and checked again before anything runs.
-        fresh, version = add_and_get(f"hc-nonce:{key_id}:{nonce}", 2 * SKEW_SECONDS, VERSION_KEY)
+        # web process (Redis in production), and the claim is atomic: only the first of two replays wins. The
+        # same round trip reads the credentials' version stamp (a key revoked, or an institution deregistered,
+        # since this process cached it is reloaded and checked again before anything runs) and counts the
+        # call in its institution's rate-limit window (a replay is not counted).
+        counter = self.rate_counter(credential.institution)
+        fresh, version, count = claim(
+            f"hc-nonce:{key_id}:{nonce}", 2 * SKEW_SECONDS, VERSION_KEY, *(counter or (None, 0))
+        )
         if not fresh:
             raise SignatureFailed(
                 "replayed_nonce", _("This nonce was already used: the request looks replayed.")
@@ -193,11 +214,12 @@ class HospitalSignatureAuthentication(BaseAuthentication):
         credential = _own_copy(entry)
         if credential_mark_used(credential=credential):
             entry.last_used_at = credential.last_used_at
-        return InstitutionPrincipal(credential), credential
+        return InstitutionPrincipal(credential, {counter[0]: count} if counter else None), credential
 
 
 class SignatureScheme(OpenApiAuthenticationExtension):
     target_class = HospitalSignatureAuthentication
+    match_subclasses = True  # the partner interfaces' variant signs the same way
     name = "HospitalSignature"
 
     def get_security_definition(self, auto_schema):

@@ -162,6 +162,10 @@ served by the same gunicorn; verify-batch over HTTP against the same selector ca
 once per `make bench` (it also leaves the scale's cards for the admin list and export benches). The 10M option:
 `BENCH_SCALE=10000000 make bench` (several hours on 2 cores; growth from 1M to 10M is read by comparing the two
 runs' JSON files). "pass" means every run met the target (a median above it can still fail). docs/scale.md takes these figures to the national node.
+Card status is driven by wrk when it is installed (requests signed beforehand, a unique nonce each), else by
+the bench's own Python client (which then shares the 2 cores with the server it measures); verify-batch by two
+callers at once, bodies built and signed beforehand. On a shared 2-core machine compare status with the bare view
+of the same run: an I/O-bound call (two round trips) loses more to other jobs than the bare view does.
 """
 
 

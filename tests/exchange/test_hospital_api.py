@@ -105,6 +105,80 @@ def test_status_query_is_read_only_and_needs_no_idempotency_key(api, active_card
     assert AuditEntry.objects.count() == before and not IdempotencyRecord.objects.exists()
 
 
+def _drop_checked_at(response) -> dict:
+    answer = response.json()
+    answer.pop("checked_at", None)
+    return answer
+
+
+def test_the_card_check_answers_alike_on_its_lean_path_and_on_drfs(api, active_card):
+    # A signed JSON GET takes the view's lean path; ?format=json takes DRF's: same answer, same headers.
+    card = active_card()
+    path = f"{BASE}/cards/{card.card_no}/status?chip={card.chip_serial}"
+    lean, drf = api.get(path), api.get(path + "&format=json")
+    assert lean.status_code == drf.status_code == 200
+    assert _drop_checked_at(lean) == _drop_checked_at(drf)
+    for header in ("Content-Type", "Allow", "Vary", "Content-Language", "X-Frame-Options"):
+        assert lean.headers.get(header) == drf.headers.get(header), header
+    assert lean.content.decode().startswith('{"card_no":')  # compact, unescaped: as DRF's JSONRenderer writes
+
+
+def test_the_card_check_refuses_a_replay_a_bad_signature_and_a_revoked_key_on_the_next_call(
+    api, active_card, client, system_actor
+):
+    from institutions import actions
+    from institutions.models import ApiCredential
+    from institutions.signing import signed_headers
+
+    card = active_card()
+    path = f"{BASE}/cards/{card.card_no}/status?chip={card.chip_serial}"
+    headers = signed_headers(key_id=api.key_id, secret=api.secret, method="GET", path_with_query=path)
+    meta = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+    assert client.get(path, **meta).status_code == 200
+    replayed = client.get(path, **meta)
+    assert replayed.status_code == 401 and replayed.json()["code"] == "replayed_nonce"
+    assert replayed.headers["WWW-Authenticate"].startswith("HC-HMAC-SHA256")
+    assert replayed.json()["message_zh"] and replayed.json()["message_en"]
+    forged = {**meta, "HTTP_X_HC_NONCE": "a-fresh-nonce-0000001"}  # the signature covers the nonce
+    assert client.get(path, **forged).json()["code"] == "bad_signature"
+    assert api.get(path).status_code == 200  # the key is cached by this process now
+    actions.credential_revoke(
+        actor=system_actor, credential=ApiCredential.objects.get(key_id=api.key_id), reason="泄露"
+    )
+    revoked = api.get(path)
+    assert revoked.status_code == 401 and revoked.json()["code"] == "key_revoked"
+
+
+def test_the_card_check_unsigned_or_half_signed(client, active_card):
+    card = active_card()
+    path = f"{BASE}/cards/{card.card_no}/status"
+    unsigned = client.get(path)
+    assert unsigned.status_code in (401, 403) and unsigned.json()["code"] in (
+        "not_authenticated",
+        "permission_denied",
+    )
+    half = client.get(path, HTTP_X_HC_SIGNATURE="00")
+    assert half.status_code == 401 and half.json()["code"] == "signature_headers_missing"
+
+
+def test_the_card_check_counts_one_hit_per_call_and_none_for_a_replay(
+    api, active_card, client, settings, hospital
+):
+    from institutions.signing import signed_headers
+
+    settings.HC_HOSPITAL_RATE_LIMITS = {"default": "2/min"}
+    card = active_card()
+    path = f"{BASE}/cards/{card.card_no}/status?chip={card.chip_serial}"
+    headers = signed_headers(key_id=api.key_id, secret=api.secret, method="GET", path_with_query=path)
+    meta = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+    assert client.get(path, **meta).status_code == 200
+    assert client.get(path, **meta).json()["code"] == "replayed_nonce"  # refused, and not counted
+    assert api.get(path).status_code == 200  # the second call of the window
+    throttled = api.get(path)
+    assert throttled.status_code == 429 and throttled.json()["code"] == "throttled"
+    assert int(throttled.headers["Retry-After"]) >= 1
+
+
 # --- verify-batch -------------------------------------------------------------------------------------------
 
 
@@ -243,3 +317,26 @@ def test_an_answer_quoting_a_nul_character_is_kept_and_replayed(api):
     retry = api.patch(path, {"ph\u0000one": "x"}, idempotency_key="nul-answer-0001")
     assert first.status_code == retry.status_code == 400
     assert retry.json() == first.json() and retry.headers["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_card_read_survives_a_kept_connection_that_died(active_card):
+    # The card read takes the place of CONN_HEALTH_CHECKS' ping: a dead kept connection is replaced, not a 500.
+    from django.db import connection, connections
+
+    from exchange.hospital.cardstatus import card_status_check
+
+    if connection.vendor != "postgresql" or not connection.settings_dict.get("CONN_HEALTH_CHECKS"):
+        pytest.skip("PostgreSQL with CONN_HEALTH_CHECKS")
+    card = active_card()
+    pair = (card.card_no, card.chip_serial)
+    assert card_status_check([pair])[0].code == "active"
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    finally:
+        other.close()
+    connection.health_check_done = False  # what the next request's start does
+    assert card_status_check([pair])[0].code == "active"
+    assert connection.health_check_done
