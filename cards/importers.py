@@ -210,7 +210,7 @@ def validate_holder_row(values: dict, context: ImportContext) -> list:
                 contacts.append({"name": name, "relation": relation or ContactRelation.OTHER, "phone": phone})
         values["contacts"] = contacts
     try:
-        values.update(_rules(context).clean(values))
+        _rules(context).clean(values, in_place=True)
     except DomainError as error:
         column = (error.detail or {}).get("field", "document_number")
         return [(column, error)]

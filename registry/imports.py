@@ -439,13 +439,16 @@ def _tabular(
         header = [text if index != number_index else "" for index, text in enumerate(header)]
     mapping, ignored = _map_header(spec, header)
 
+    # A CSV cell is text already: stripping it is all cell_text would do (a third of reading a CSV row).
+    text = str.strip if fmt == "csv" else cell_text
+
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         for source in (buffered, numbered):
             for number, cells in source:
                 if number <= header_row:
                     continue
                 size = len(cells)
-                values = {key: cell_text(cells[index]) if index < size else "" for index, key in mapping}
+                values = {key: text(cells[index]) if index < size else "" for index, key in mapping}
                 if any(values.values()):
                     yield (number if number_index is None else int(cells[number_index])), values
 
@@ -673,7 +676,9 @@ class _Checker:
     def __init__(self, spec: ImportSpec, context: ImportContext, report: ImportReport, table: Table):
         self.spec, self.context, self.report = spec, context, report
         self.tabular = table.format != "json"  # XLSX and CSV rows hold every column of the header
-        self.present = [column for column in spec.columns if column.key in table.columns]
+        self.present_parsers = self._parsers_of(
+            [column for column in spec.columns if column.key in table.columns]
+        )
         with translation.override("zh-hans"):
             self.headers = {column.key: str(column.header) for column in spec.columns}
         self.headers[""] = ""
@@ -698,19 +703,22 @@ class _Checker:
             return None
         values: dict[str, Any] = {}
         bad = False
-        for column in self.present if self.tabular else self._columns_of(raw):
-            text = raw.get(column.key, "")
+        context = self.context
+        for key, required, empty, parse in (
+            self.present_parsers if self.tabular else self._parsers_of(self._columns_of(raw))
+        ):
+            text = raw.get(key, "")
             if not text:
-                if column.required:
-                    self.error(number, column.key, "", *self.required_message)
+                if required:
+                    self.error(number, key, "", *self.required_message)
                     bad = True
                 else:
-                    values[column.key] = column.empty
+                    values[key] = empty
                 continue
             try:
-                values[column.key] = column.parse_cell(text, self.context)
+                values[key] = parse(text, context)
             except DomainError as error:
-                self.error(number, column.key, text, error.message_zh, error.message_en)
+                self.error(number, key, text, error.message_zh, error.message_en)
                 bad = True
         key = values.get(self.spec.key_column)
         if key not in (None, ""):
@@ -746,6 +754,14 @@ class _Checker:
                 }
             )
         return values
+
+    @staticmethod
+    def _parsers_of(columns: list[ImportColumn]) -> list[tuple[str, bool, Any, Parser]]:
+        """(key, required, empty value, parser) per column: what check() needs of a column, looked up once."""
+        return [
+            (column.key, column.required, column.empty, column.parse or column.parse_cell)
+            for column in columns
+        ]
 
     def _columns_of(self, raw: dict[str, str]) -> list[ImportColumn]:
         # JSON records may leave keys out: an absent key is an absent column for that row, but a required one

@@ -403,7 +403,6 @@ def holder_reveal(*, actor: Actor, resident: Resident, reason: str = "") -> dict
 # "registered" case-history event each: their history starts with their first application, and the batch's
 # audit row says where they came from.
 
-SEALED_COLUMNS = frozenset(Resident.PERSONAL_FIELDS)
 # The columns of cards_resident an import writes, in COPY order (the id comes from its identity sequence).
 INSERT_COLUMNS = (
     "name",
@@ -429,10 +428,9 @@ INSERT_COLUMNS = (
     "created_at",
     "changed_at",
 )
-OPTIONAL_SEALED = ("address1", "address2", "phone1", "phone2", "health_record_no", "rural_coop_no")
-OPTIONAL_PLAIN = ("address1_type", "address2_type", "education", "marital_status", "occupation")
 JOURNAL_COLUMNS = ("seq", "kind", "key", "op", "payload", "origin_node", "origin_seq", "created_at")
-EMPTY_PERSONAL = {"contacts": []}  # what holder_payload carries for an empty personal field ("" otherwise)
+PERSONAL = Resident.PERSONAL_FIELDS
+CONTACTS_AT = PERSONAL.index("contacts")
 NONCE_CHUNK = 4096  # nonces drawn from the OS at a time
 COPY_CHUNK = 1 << 16  # characters sent to the server at a time, so it works while Python seals the next rows
 ROW_CHECKED = object()  # key of a row HolderRowRules has cleaned: its value is the scope it was checked in
@@ -458,6 +456,30 @@ class BulkSealer:
         self.offset += NONCE_BYTES
         sealed = self.encrypt(nonce, text.encode(), context)
         return self.prefix + binascii.b2a_base64(nonce + sealed, newline=False).decode()
+
+    def seal_many(self, texts: list[str], contexts: list[bytes]) -> list[str]:
+        """seal(text, context) for each pair, "" for an empty text: one call per row instead of one per value."""
+        if self.offset + NONCE_BYTES * len(texts) > len(self.nonces):
+            self.nonces, self.offset = secrets.token_bytes(NONCE_BYTES * NONCE_CHUNK), 0
+        nonces, offset, encrypt, prefix, b64 = (
+            self.nonces,
+            self.offset,
+            self.encrypt,
+            self.prefix,
+            binascii.b2a_base64,
+        )
+        sealed = []
+        for text, context in zip(texts, contexts, strict=True):
+            if text:
+                nonce = nonces[offset : offset + NONCE_BYTES]
+                offset += NONCE_BYTES
+                sealed.append(
+                    prefix + b64(nonce + encrypt(nonce, text.encode(), context), newline=False).decode()
+                )
+            else:
+                sealed.append("")
+        self.offset = offset
+        return sealed
 
 
 class BlindIndexer:
@@ -495,7 +517,13 @@ class HolderRowRules:
         )
         self.today = timezone.localdate()
 
-    def clean(self, row: dict) -> dict:
+    def clean(self, row: dict, *, in_place: bool = False) -> dict:
+        """The cleaned row: a new dict, or (in_place, for the import's own rows) `row` itself, completed."""
+        # An existing holder keeps what the row does not name: a region left empty (here: the ID number's
+        # county) or a column the file lacks is no change.
+        given = frozenset(row)
+        if row.get("region") is None:
+            given -= {"region"}
         region = row.get("region")
         if isinstance(region, str):
             region = self.counties.get(region) or Region.objects.filter(code=region).first()
@@ -527,15 +555,12 @@ class HolderRowRules:
                 {"region": values["region"]},
                 "out_of_scope",
             )
-        cleaned = dict(row)
+        cleaned = row if in_place else dict(row)
         cleaned.update(values)
         if "contacts" in cleaned:
             cleaned["contacts"] = check_contacts(cleaned["contacts"])
         cleaned[ROW_CHECKED] = prefix
-        # An existing holder keeps what the row does not name: a region left empty (here: the ID number's
-        # county) or a column the file lacks is no change.
-        given = frozenset(row)
-        cleaned[ROW_GIVEN] = given - {"region"} if row.get("region") is None else given
+        cleaned[ROW_GIVEN] = given
         return cleaned
 
 
@@ -580,7 +605,7 @@ class _Writer:
 
     def add(self, row: tuple) -> None:
         if self.copy_mode:
-            line = "\t".join(row) + "\n"
+            line = "\t".join(row)
             self.pending.append(line)
             self.size += len(line)
             if self.size >= COPY_CHUNK:
@@ -589,8 +614,8 @@ class _Writer:
             self.pending.append(row)
 
     def _send(self) -> None:
-        text = "".join(self.pending)
-        self._copy.write(text)
+        self.pending.append("")  # the last line's newline
+        self._copy.write("\n".join(self.pending))
         self.pending, self.size = [], 0
 
     def finish(self, error: BaseException | None = None) -> None:
@@ -612,7 +637,8 @@ class _NewHolders:
 
     def __init__(self, now: dt.datetime):
         self.sealer = BulkSealer()
-        self.context = {name: Resident._meta.get_field(name).seal_context.encode() for name in SEALED_COLUMNS}
+        # The associated data of each personal field, in Resident.PERSONAL_FIELDS order.
+        self.contexts = [Resident._meta.get_field(name).seal_context.encode() for name in PERSONAL]
         self.copy_mode = connection.vendor == "postgresql"
         self.escape = _copy_text if self.copy_mode else str
         # COPY reads ISO 8601; SQLite holds what Django's adapter writes.
@@ -621,44 +647,52 @@ class _NewHolders:
         self.rows: list[tuple[dict, str]] = []  # (values, blind index)
         # Each row's part of the journal payload, taken while its resident row is built: then it is built while
         # the server is still inserting the rows sent before, which costs no time.
-        self.journal_parts: dict[tuple[str, str], tuple[list, list]] = {}  # by (document type, blind index)
+        self.journal_parts: dict[
+            int, tuple[list, list]
+        ] = {}  # by id() of the row's values (alive till the end)
 
     def resident_row(self, values: dict, index: str) -> tuple:
-        seal, context, escape = self.sealer.seal, self.context, self.escape
-        get = values.get
-        key = (values["document_type"], index)
-        if key not in self.journal_parts:
-            self.journal_parts[key] = self.journal_part(values, index)
-        optional = {}
-        for name in OPTIONAL_SEALED:
-            text = get(name)
-            optional[name] = seal(text, context[name]) if text else ""
-        contacts = get("contacts")
-        plain = {name: escape(get(name) or "") for name in OPTIONAL_PLAIN}
+        # Built from the row's journal part (its codes and personal values, taken once), so a row's values are
+        # looked up once for both; the personal values are sealed in one call.
+        part = self.journal_parts.get(id(values))
+        if part is None:
+            part = self.journal_parts[id(values)] = self.journal_part(values, index)
+        plain, personal = part
+        _key, document_type, sex, ethnicity, born, region, type1, type2, education, marital, occupation = (
+            plain
+        )
+        texts = list(personal)
+        if texts[CONTACTS_AT]:
+            texts[CONTACTS_AT] = _contacts_json(texts[CONTACTS_AT])
+        # An empty value (an empty contact list too) is stored blank, which EncryptedTextField and
+        # EncryptedJSONField read back as "" and [].
+        name, number, address1, address2, phone1, phone2, contacts, health, rural = self.sealer.seal_many(
+            texts, self.contexts
+        )
+        escape, stamp = self.escape, self.stamp
         return (
-            seal(values["name"], context["name"]),
-            values["document_type"],
-            seal(values["document_number"], context["document_number"]),
+            name,
+            document_type,
+            number,
             index,
-            values["sex"],
-            values["ethnicity"],
-            values["birth_date"].isoformat(),
-            values["region"].code,
-            plain["address1_type"],
-            optional["address1"],
-            plain["address2_type"],
-            optional["address2"],
-            optional["phone1"],
-            optional["phone2"],
-            # An empty list is stored blank, which EncryptedJSONField reads back as [] (as a blank text field).
-            seal(_contacts_json(contacts), context["contacts"]) if contacts else "",
-            plain["education"],
-            plain["marital_status"],
-            plain["occupation"],
-            optional["health_record_no"],
-            optional["rural_coop_no"],
-            self.stamp,
-            self.stamp,
+            sex,
+            ethnicity,
+            born,
+            region,
+            escape(type1) if type1 else "",
+            address1,
+            escape(type2) if type2 else "",
+            address2,
+            phone1,
+            phone2,
+            contacts,
+            escape(education) if education else "",
+            escape(marital) if marital else "",
+            escape(occupation) if occupation else "",
+            health,
+            rural,
+            stamp,
+            stamp,
         )
 
     def journal_key(self) -> str:
@@ -682,14 +716,17 @@ class _NewHolders:
             get("marital_status") or "",
             get("occupation") or "",
         ]
-        return plain, [get(name) or EMPTY_PERSONAL.get(name, "") for name in Resident.PERSONAL_FIELDS]
+        personal = [get(name) or "" for name in PERSONAL]
+        if not personal[CONTACTS_AT]:
+            personal[CONTACTS_AT] = []  # what holder_payload carries for no contacts
+        return plain, personal
 
     def journal_payload(self, job_id: int | None) -> dict:
         """The cards.holder_batch payload (holder_batch_expand opens it): per holder, holder_payload's codes in
         clear, and every holder's personal fields in one JSON list sealed once (not a token per value)."""
         holders, personal, parts = [], [], self.journal_parts
         for values, index in self.rows:
-            plain, private = parts.get((values["document_type"], index)) or self.journal_part(values, index)
+            plain, private = parts.get(id(values)) or self.journal_part(values, index)
             holders.append(plain)
             personal.append(private)
         text = json.dumps(personal, ensure_ascii=False, separators=(",", ":"))
