@@ -16,10 +16,10 @@ from django.utils.dateparse import parse_datetime
 
 from exchange.choices import BundleStatus
 from exchange.models import InboundBundle
-from exchange.sync.appliers import APPLIERS, ApplyContext, ApplyError
+from exchange.sync.appliers import APPLIERS, ApplyContext, ApplyError, applying
 from exchange.sync.bundle import Bundle, BundleError, bundle_header, bundle_open
 from exchange.sync.nodes import sender_key
-from exchange.sync.transport import payload_clear, payload_seal
+from exchange.sync.transport import PayloadSealer, payload_clear
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import Channel
@@ -42,7 +42,11 @@ class Applied:
 
 def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
     """Apply rows in order inside the caller's transaction. A row whose origin is already in this node's journal
-    was applied before (the journal row commits with the apply) and is skipped."""
+    was applied before (the journal row commits with the apply) and is skipped.
+
+    Consecutive rows that share a batch function (after ordering by rank: what others refer to first) are
+    applied together as one run (appliers.Applier.batch_function), and the journal rows are written in bulk
+    (one counter range, one insert) whenever an applier that journals by itself comes next, and at the end."""
     unknown = sorted({row["kind"] for row in rows} - set(APPLIERS))
     if unknown:
         raise ApplyError(
@@ -62,8 +66,17 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
     latest = _latest_applied(rows)
     result = Applied()
     pending: list[JournalEntry] = []
+    run: list[tuple[dict, dict]] = []
+    run_batch = None
+
+    def run_apply() -> None:
+        # The rows of the run are journaled (pending) already; a failure rolls the bundle back whole.
+        if run:
+            run_batch(ctx, run)
+            run.clear()
 
     def flush() -> None:
+        run_apply()
         if pending:
             first = counter_take(JOURNAL_COUNTER, len(pending))
             for offset, entry in enumerate(pending):
@@ -72,6 +85,7 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
             pending.clear()
 
     now = timezone.now()
+    sealer = PayloadSealer()
     # What others refer to first (centres, institutions, filings, holders): an event journaled at the source
     # before its holder's row still finds the holder. Rows of one kind keep their order.
     for row in sorted(rows, key=lambda r: APPLIERS[r["kind"]].rank):
@@ -84,8 +98,9 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
         object_key = (row["origin_node"], row["kind"], row["key"])
         superseded = applier.latest_wins and latest.get(object_key, 0) > row["origin_seq"]
         latest[object_key] = max(latest.get(object_key, 0), row["origin_seq"])
-        row["sealed_payload"] = sealed = payload_seal(row["kind"], row["payload"])
-        clear = payload_clear(row["payload"])
+        with applying(row):
+            row["sealed_payload"] = sealed = sealer.seal(row["kind"], row["payload"])
+            clear = payload_clear(row["payload"])
         entry = JournalEntry(
             kind=row["kind"],
             key=row["key"],
@@ -95,30 +110,23 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
             origin_seq=origin[1],
             created_at=parse_datetime(row["created_at"]) or now,
         )
-        try:
-            if superseded:
-                pending.append(entry)  # kept in the journal (it travels on), its older state not applied
-            elif applier.journals:
-                flush()  # keep this node's journal in the order the rows came
-                with journal_origin(*origin) as state:
-                    applier.function(ctx, row, clear)
-                if not state[2]:
-                    entry.seq = counter_take(JOURNAL_COUNTER)
-                    entry.save(force_insert=True)
-            else:
-                applier.function(ctx, row, clear)
-                pending.append(entry)
-        except ApplyError as error:
-            raise ApplyError(
-                f"row {origin[0]}#{origin[1]} ({row['kind']} {row['key'][:24]}): {error}"
-            ) from None
-        except DomainError as error:
-            raise ApplyError(f"row {origin[0]}#{origin[1]} ({row['kind']}): {error.message_en}") from None
-        except (KeyError, ValueError, TypeError) as error:
-            raise ApplyError(
-                f"row {origin[0]}#{origin[1]} ({row['kind']}): payload lacks or mangles {error!s}"
-            ) from None
         result.applied += 1
+        if superseded:
+            pending.append(entry)  # kept in the journal (it travels on), its older state not applied
+        elif applier.journals:
+            flush()  # keep this node's journal in the order the rows came
+            with applying(row), journal_origin(*origin) as state:
+                applier.function(ctx, row, clear)
+            if not state[2]:
+                entry.seq = counter_take(JOURNAL_COUNTER)
+                entry.save(force_insert=True)
+        else:
+            batch = applier.batch_function
+            if batch is not run_batch:
+                run_apply()
+                run_batch = batch
+            run.append((row, clear))
+            pending.append(entry)
     flush()
     return result
 
