@@ -992,6 +992,42 @@ def bulk_update_values(model, objs: Sequence, fields: Sequence[str], *, batch_si
     return updated
 
 
+def bulk_insert_values(model, fields: Sequence[str], rows: Sequence[Sequence]) -> int:
+    """INSERT many rows given as values of `fields` (as the model holds them: clear text for a sealed field,
+    a dict for JSON, a primary key for a foreign key `_id`); returns the rows inserted.
+
+    Each value goes through its field's get_db_prep_save (sealing, JSON), as bulk_create would do, without
+    making a model instance per row; on PostgreSQL the rows are sent with COPY. A BlindIndexField is not
+    computed here: give it among `fields`. Call it inside the action's transaction.
+    """
+    from django.db import connection
+
+    if not rows:
+        return 0
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in columns)
+    table = quote(meta.db_table)
+    prepare = [field.get_db_prep_save for field in columns]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # noqa: S608
+                for row in rows:
+                    copy.write_row(
+                        [to_db(value, connection) for to_db, value in zip(prepare, row, strict=True)]
+                    )
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+                [
+                    [to_db(value, connection) for to_db, value in zip(prepare, row, strict=True)]
+                    for row in rows
+                ],
+            )
+    return len(rows)
+
+
 # --- Templates and the error report -----------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -152,6 +153,26 @@ def _upsert(model, lookup: dict, values: dict):
     if changed:
         obj.save(update_fields=changed)
     return obj
+
+
+def _insert(model, records: list) -> None:
+    """Insert new rows of `model` at once, each a model instance or a dict by column (attname); a column a dict
+    leaves out gets the field's default. Blind indexes are taken as given (no pre_save)."""
+    from registry.imports import bulk_insert_values
+
+    if not records:
+        return
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    names = [field.attname for field in fields]
+    if isinstance(records[0], dict):
+        defaults = [field.get_default() for field in fields]
+        rows = [
+            [record.get(name, default) for name, default in zip(names, defaults, strict=True)]
+            for record in records
+        ]
+    else:
+        rows = [[getattr(record, name) for name in names] for record in records]
+    bulk_insert_values(model, names, rows)
 
 
 # --- Registry ------------------------------------------------------------------------------------------
@@ -302,26 +323,29 @@ def holders_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
         (resident.document_type, resident.document_index): resident
         for resident in Resident.objects.select_for_update().filter(document_index__in=set(indexes.values()))
     }
-    new: dict[tuple[str, str], Resident] = {}
+    new: dict[tuple[str, str], dict] = {}  # by column, as _insert takes them
     changed: dict[int, tuple[Resident, set[str]]] = {}
     for _row, document_type, number, values in holders:
         key = (document_type, indexes[number])
-        resident = here.get(key) or new.get(key)
+        if key in new:  # registered earlier in this run: it takes the row's values, as an update would
+            new[key].update(values)
+            continue
+        resident = here.get(key)
         if resident is None:
-            new[key] = Resident(
-                document_number=number,
-                document_type=document_type,
-                document_index=key[1],
-                created_at=values["changed_at"],
+            new[key] = {
+                "document_number": number,
+                "document_type": document_type,
+                "document_index": key[1],
+                "created_at": values["changed_at"],
                 **values,
-            )
+            }
             continue
         names = [name for name, value in values.items() if getattr(resident, name) != value]
         for name in names:
             setattr(resident, name, values[name])
-        if names and resident.pk is not None:
+        if names:
             changed.setdefault(resident.pk, (resident, set()))[1].update(names)
-    Resident.objects.bulk_create(new.values())
+    _insert(Resident, list(new.values()))
     if changed:
         fields = sorted(set().union(*(names for _resident, names in changed.values())))
         bulk_update_values(Resident, [resident for resident, _names in changed.values()], fields)
@@ -503,7 +527,7 @@ def cards_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
                     conflicts[index] = [_card_record(card, row["origin_node"])] + [
                         _card_record(other, other.region_id) for other in others
                     ]
-    Card.objects.bulk_create(new)
+    _insert(Card, new)
     if changed:
         fields = sorted(set().union(*(names for _card, names in changed.values())))
         bulk_update_values(Card, [card for card, _names in changed.values()], fields)
@@ -540,19 +564,20 @@ def conflict_record(card_index: str, records: list[dict]) -> None:
         conflict.save(update_fields=["origins", "records"])
 
 
-def _event(row: dict, payload: dict, resident_id: int, card_id: int | None) -> CardEvent:
-    return CardEvent(
-        resident_id=resident_id,
-        card_id=card_id,
-        kind=payload["kind"],
-        at=_when(payload["at"]),
-        actor_label=payload.get("actor", "")[:150],
-        channel=payload.get("channel", ""),
-        institution_code=payload.get("institution_code", ""),
-        region_id=payload["region"],
-        reason=payload.get("reason", ""),
-        data={**(payload.get("data") or {}), "origin": f"{row['origin_node']}:{row['origin_seq']}"},
-    )
+def _event(row: dict, payload: dict, resident_id: int, card_id: int | None) -> dict:
+    """The event's columns (attnames): CardEvent(**_event(...)) is the event."""
+    return {
+        "resident_id": resident_id,
+        "card_id": card_id,
+        "kind": payload["kind"],
+        "at": _when(payload["at"]),
+        "actor_label": payload.get("actor", "")[:150],
+        "channel": payload.get("channel", ""),
+        "institution_code": payload.get("institution_code", ""),
+        "region_id": payload["region"],
+        "reason": payload.get("reason", ""),
+        "data": {**(payload.get("data") or {}), "origin": f"{row['origin_node']}:{row['origin_seq']}"},
+    }
 
 
 def event_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
@@ -566,7 +591,7 @@ def event_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
         if card is None and not payload.get("chip_serial"):
             # An event from before the chip was written (allocation): the card has its serial by now.
             card = cards.order_by("-id").first()
-    _event(row, payload, resident.pk, card.pk if card else None).save(force_insert=True)
+    CardEvent.objects.create(**_event(row, payload, resident.pk, card.pk if card else None))
 
 
 def events_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
@@ -617,7 +642,13 @@ def events_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
                 if card is None and not chip:
                     card = newest_card.get(indexes[card_no])
             events.append(_event(row, payload, resident, card))
-    CardEvent.objects.bulk_create(events)
+    _insert(CardEvent, events)
+    if events:
+        # A bulk insert sends no post_save, which is how a saved event asks the daily counts to fold after the
+        # commit (stats.signals): asked once for the run instead of once per event.
+        from stats.actions import stats_fold_soon
+
+        transaction.on_commit(stats_fold_soon)
 
 
 applier("cards.event", latest_wins=False, batch=events_apply_batch)(event_apply)

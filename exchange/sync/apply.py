@@ -24,7 +24,7 @@ from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import Channel
 from registry.errors import DomainError
-from registry.journal import JOURNAL_COUNTER, counter_take, journal_origin
+from registry.journal import journal_extend, journal_origin
 from registry.models import JournalEntry
 from registry.protection import redact
 
@@ -65,7 +65,7 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
         )
     latest = _latest_applied(rows)
     result = Applied()
-    pending: list[JournalEntry] = []
+    pending: list[tuple] = []  # journal rows to write (registry.journal.journal_extend)
     run: list[tuple[dict, dict]] = []
     run_batch = None
 
@@ -77,12 +77,8 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
 
     def flush() -> None:
         run_apply()
-        if pending:
-            first = counter_take(JOURNAL_COUNTER, len(pending))
-            for offset, entry in enumerate(pending):
-                entry.seq = first + offset
-            JournalEntry.objects.bulk_create(pending)
-            pending.clear()
+        journal_extend(pending)
+        pending.clear()
 
     now = timezone.now()
     sealer = PayloadSealer()
@@ -101,14 +97,13 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
         with applying(row):
             row["sealed_payload"] = sealed = sealer.seal(row["kind"], row["payload"])
             clear = payload_clear(row["payload"])
-        entry = JournalEntry(
-            kind=row["kind"],
-            key=row["key"],
-            op=row["op"],
-            payload=sealed,
-            origin_node=origin[0],
-            origin_seq=origin[1],
-            created_at=parse_datetime(row["created_at"]) or now,
+        entry = (
+            row["kind"],
+            row["key"],
+            row["op"],
+            sealed,
+            *origin,
+            parse_datetime(row["created_at"]) or now,
         )
         result.applied += 1
         if superseded:
@@ -118,8 +113,7 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
             with applying(row), journal_origin(*origin) as state:
                 applier.function(ctx, row, clear)
             if not state[2]:
-                entry.seq = counter_take(JOURNAL_COUNTER)
-                entry.save(force_insert=True)
+                journal_extend([entry])
         else:
             batch = applier.batch_function
             if batch is not run_batch:
