@@ -33,6 +33,7 @@ from exchange.models import UniquenessConflict
 from institutions.models import CardMaker, FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.errors import DomainError
+from registry.imports import among
 from registry.models import RegistrationCentre
 from registry.protection import blind_index, blind_indexes
 from vendors import actions as vendor_actions
@@ -321,7 +322,9 @@ def holders_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     indexes = blind_indexes([number for _row, _type, number, _values in holders], family="id_number")
     here = {
         (resident.document_type, resident.document_index): resident
-        for resident in Resident.objects.select_for_update().filter(document_index__in=set(indexes.values()))
+        for resident in Resident.objects.select_for_update().filter(
+            document_index__in=among(set(indexes.values()))
+        )
     }
     new: dict[tuple[str, str], dict] = {}  # by column, as _insert takes them
     changed: dict[int, tuple[Resident, set[str]]] = {}
@@ -470,13 +473,15 @@ def cards_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     for card in (
         Card.objects.select_for_update(of=("self",))
         .select_related("medical_institution", "financial_institution")
-        .filter(card_index__in=wanted)
+        .filter(card_index__in=among(wanted))
         .order_by("-id")
     ):
         here[card.card_index].append(card)
     holders: dict[str, int] = {}  # the newest holder with the number, as _resident_of finds it
     for index, pk in (
-        Resident.objects.filter(document_index__in=wanted).order_by("-id").values_list("document_index", "pk")
+        Resident.objects.filter(document_index__in=among(wanted))
+        .order_by("-id")
+        .values_list("document_index", "pk")
     ):
         holders.setdefault(index, pk)
     now = timezone.now()
@@ -611,7 +616,7 @@ def events_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     typed: dict[tuple[str, str], int] = {}
     newest_holder: dict[str, int] = {}
     for pk, index, document_type in (
-        Resident.objects.filter(document_index__in=holder_indexes)
+        Resident.objects.filter(document_index__in=among(holder_indexes))
         .order_by("-id")
         .values_list("pk", "document_index", "document_type")
     ):
@@ -621,7 +626,7 @@ def events_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     newest_card: dict[str, int] = {}
     if card_indexes:
         for pk, index, chip in (
-            Card.objects.filter(card_index__in=card_indexes)
+            Card.objects.filter(card_index__in=among(card_indexes))
             .order_by("-id")
             .values_list("pk", "card_index", "chip_serial")
         ):

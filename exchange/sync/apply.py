@@ -24,6 +24,7 @@ from registry.actors import Actor
 from registry.audit import audit_record
 from registry.choices import Channel
 from registry.errors import DomainError
+from registry.imports import among
 from registry.journal import journal_extend, journal_origin
 from registry.models import JournalEntry
 from registry.protection import redact
@@ -63,7 +64,7 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
                 origin_node=origin, origin_seq__gte=min(seqs), origin_seq__lte=max(seqs)
             ).values_list("origin_node", "origin_seq")
         )
-    latest = _latest_applied(rows)
+    latest = _latest_applied([row for row in rows if (row["origin_node"], row["origin_seq"]) not in seen])
     result = Applied()
     pending: list[tuple] = []  # journal rows to write (registry.journal.journal_extend)
     run: list[tuple[dict, dict]] = []
@@ -126,12 +127,16 @@ def rows_apply(rows: list[dict], *, ctx: ApplyContext) -> Applied:
 
 
 def _latest_applied(rows: list[dict]) -> dict[tuple[str, str, str], int]:
-    """The newest origin sequence already applied here for each object (origin, kind, key) in these rows."""
+    """The newest origin sequence already applied here for each object (origin, kind, key) of these rows whose
+    kind is a state (latest wins)."""
+    rows = [row for row in rows if APPLIERS[row["kind"]].latest_wins]
+    if not rows:
+        return {}
     keys = {row["key"] for row in rows}
     origins = {row["origin_node"] for row in rows}
     kinds = {row["kind"] for row in rows}
     latest = (
-        JournalEntry.objects.filter(origin_node__in=origins, kind__in=kinds, key__in=keys)
+        JournalEntry.objects.filter(origin_node__in=origins, kind__in=kinds, key__in=among(keys))
         .values("origin_node", "kind", "key")
         .annotate(last=Max("origin_seq"))
     )
