@@ -48,6 +48,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TextIO
 
+from django.db.models import Lookup
 from django.http import HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext
@@ -995,17 +996,29 @@ def bulk_update_values(model, objs: Sequence, fields: Sequence[str], *, batch_si
 VALUES_SEPARATOR = "\x1f"
 
 
-def among(values) -> Any:
-    """The right-hand side of a `field__in` filter with many text values. On PostgreSQL one parameter that the
-    server splits (a subquery): the driver would otherwise quote thousands of array elements one by one, which
-    costs more than the look-up. Elsewhere (or for a value holding the separator) the list itself."""
-    from django.db import connection
-    from django.db.models.expressions import RawSQL
+class Among(Lookup):
+    """`column = ANY(values)` for many text values, used as `.filter(Among(F("column"), values))`. On PostgreSQL
+    the values travel as one text parameter that the server splits: the driver would otherwise quote thousands of
+    values one by one, which costs more than the look-up, and the condition stays an index condition. Elsewhere
+    (or for a value holding the separator) an ordinary IN list."""
 
-    values = list(values)
-    if connection.vendor != "postgresql" or any(VALUES_SEPARATOR in value for value in values):
-        return values
-    return RawSQL("SELECT unnest(string_to_array(%s, %s))", [VALUES_SEPARATOR.join(values), VALUES_SEPARATOR])
+    lookup_name = "among"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        from django.core.exceptions import EmptyResultSet
+
+        lhs, params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if not values:
+            raise EmptyResultSet
+        if connection.vendor == "postgresql" and not any(VALUES_SEPARATOR in value for value in values):
+            return f"{lhs} = ANY(string_to_array(%s, %s))", [
+                *params,
+                VALUES_SEPARATOR.join(values),
+                VALUES_SEPARATOR,
+            ]
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]
 
 
 def bulk_insert_values(model, fields: Sequence[str], rows: Sequence[Sequence]) -> int:

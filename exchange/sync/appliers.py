@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -33,7 +34,7 @@ from exchange.models import UniquenessConflict
 from institutions.models import CardMaker, FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
 from registry.errors import DomainError
-from registry.imports import among
+from registry.imports import Among
 from registry.models import RegistrationCentre
 from registry.protection import blind_index, blind_indexes
 from vendors import actions as vendor_actions
@@ -323,7 +324,7 @@ def holders_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     here = {
         (resident.document_type, resident.document_index): resident
         for resident in Resident.objects.select_for_update().filter(
-            document_index__in=among(set(indexes.values()))
+            Among(F("document_index"), set(indexes.values()))
         )
     }
     new: dict[tuple[str, str], dict] = {}  # by column, as _insert takes them
@@ -473,13 +474,13 @@ def cards_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     for card in (
         Card.objects.select_for_update(of=("self",))
         .select_related("medical_institution", "financial_institution")
-        .filter(card_index__in=among(wanted))
+        .filter(Among(F("card_index"), wanted))
         .order_by("-id")
     ):
         here[card.card_index].append(card)
     holders: dict[str, int] = {}  # the newest holder with the number, as _resident_of finds it
     for index, pk in (
-        Resident.objects.filter(document_index__in=among(wanted))
+        Resident.objects.filter(Among(F("document_index"), wanted))
         .order_by("-id")
         .values_list("document_index", "pk")
     ):
@@ -616,7 +617,7 @@ def events_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     typed: dict[tuple[str, str], int] = {}
     newest_holder: dict[str, int] = {}
     for pk, index, document_type in (
-        Resident.objects.filter(document_index__in=among(holder_indexes))
+        Resident.objects.filter(Among(F("document_index"), holder_indexes))
         .order_by("-id")
         .values_list("pk", "document_index", "document_type")
     ):
@@ -626,7 +627,7 @@ def events_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     newest_card: dict[str, int] = {}
     if card_indexes:
         for pk, index, chip in (
-            Card.objects.filter(card_index__in=among(card_indexes))
+            Card.objects.filter(Among(F("card_index"), card_indexes))
             .order_by("-id")
             .values_list("pk", "card_index", "chip_serial")
         ):
