@@ -48,6 +48,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TextIO
 
+from django.db.models import Lookup
 from django.http import HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext
@@ -1006,6 +1007,84 @@ def bulk_update_values(model, objs: Sequence, fields: Sequence[str], *, batch_si
             cursor.execute(sql, params)
             updated += cursor.rowcount
     return updated
+
+
+VALUES_SEPARATOR = "\x1f"
+
+
+class Among(Lookup):
+    """`column = ANY(values)` for many text values, used as `.filter(Among(F("column"), values))`. On PostgreSQL
+    the values travel as one text parameter that the server splits: the driver would otherwise quote thousands of
+    values one by one, which costs more than the look-up, and the condition stays an index condition. Elsewhere
+    (or for a value holding the separator) an ordinary IN list."""
+
+    lookup_name = "among"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        from django.core.exceptions import EmptyResultSet
+
+        lhs, params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if not values:
+            raise EmptyResultSet
+        if connection.vendor == "postgresql" and not any(VALUES_SEPARATOR in value for value in values):
+            return f"{lhs} = ANY(string_to_array(%s, %s))", [
+                *params,
+                VALUES_SEPARATOR.join(values),
+                VALUES_SEPARATOR,
+            ]
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*params, *values]
+
+
+def bulk_insert_values(model, fields: Sequence[str], rows: Sequence[Sequence]) -> int:
+    """INSERT many rows given as values of `fields` (as the model holds them: clear text for a sealed field,
+    a dict for JSON, a primary key for a foreign key `_id`); returns the rows inserted.
+
+    Each value goes through its field's get_db_prep_save (sealing, JSON), as bulk_create would do, without
+    making a model instance per row; on PostgreSQL the rows are sent with COPY. A BlindIndexField is not
+    computed here: give it among `fields`. Call it inside the action's transaction.
+    """
+    from django.db import DEFAULT_DB_ALIAS, connections, models
+
+    from registry.protection import EncryptedTextField
+
+    if not rows:
+        return 0
+    connection = connections[DEFAULT_DB_ALIAS]  # not the proxy: it is asked once per value
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in columns)
+    table = quote(meta.db_table)
+    copy_mode = connection.vendor == "postgresql"
+    # On PostgreSQL the driver takes these fields' Python values as they are (get_db_prep_save returns them
+    # unchanged); the others (sealed, JSON, and everything elsewhere) go through it.
+    plain = (models.CharField, models.IntegerField, models.ForeignKey, models.DateField, models.BooleanField)
+    prepare = [
+        None
+        if copy_mode and isinstance(field, plain) and not isinstance(field, EncryptedTextField)
+        else field.get_db_prep_save
+        for field in columns
+    ]
+
+    def prepared(row: Sequence) -> list:
+        return [
+            value if to_db is None else to_db(value, connection)
+            for to_db, value in zip(prepare, row, strict=True)
+        ]
+
+    with connection.cursor() as cursor:
+        if copy_mode:
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # noqa: S608
+                for row in rows:
+                    copy.write_row(prepared(row))
+        else:
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
+                [prepared(row) for row in rows],
+            )
+    return len(rows)
 
 
 # --- Templates and the error report -----------------------------------------------------------------------

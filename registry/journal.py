@@ -73,6 +73,25 @@ def journal_append(*, kind: str, key: str, payload: dict, op: str = JournalOp.UP
     )
 
 
+JOURNAL_FIELDS = ("seq", "kind", "key", "op", "payload", "origin_node", "origin_seq", "created_at")
+
+
+def journal_extend(entries: list[tuple]) -> int:
+    """Append many rows at once, in order, each as (kind, key, op, payload, origin node, origin sequence,
+    created at): what exchange applies from other nodes keeps its origin. One counter range and one insert
+    (COPY on PostgreSQL) for them all; returns the sequence number of the first. Inside the caller's
+    transaction, as journal_append."""
+    from registry.imports import bulk_insert_values
+
+    if not entries:
+        return 0
+    first = counter_take(JOURNAL_COUNTER, len(entries))
+    bulk_insert_values(
+        JournalEntry, JOURNAL_FIELDS, [(first + offset, *entry) for offset, entry in enumerate(entries)]
+    )
+    return first
+
+
 def journal_history(*, kind: str, key: str):
     """The per-object history feed: every journal row of one object, oldest first."""
     return JournalEntry.objects.filter(kind=kind, key=str(key)).order_by("seq")

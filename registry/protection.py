@@ -13,6 +13,7 @@ does not decrypt. Equality lookups go through a keyed HMAC ("blind index") in a 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -40,14 +41,20 @@ class Keyring:
     keys: dict[str, bytes]
     active: str
     index_key: bytes
+    # One cipher object per key, made on first use: setting one up costs more than sealing a short value.
+    ciphers: dict[str, AESGCM] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def aead(self, key_id: str) -> AESGCM:
+        cipher = self.ciphers.get(key_id)
+        if cipher is not None:
+            return cipher
         try:
-            return AESGCM(self.keys[key_id])
+            cipher = self.ciphers[key_id] = AESGCM(self.keys[key_id])
         except KeyError:
             raise ImproperlyConfigured(
                 f"Personal-data key {key_id!r} is not in the key set / 个人数据密钥 {key_id!r} 不在密钥集中"
             ) from None
+        return cipher
 
 
 def new_key_material() -> str:

@@ -11,7 +11,7 @@ import json
 
 from cards.actions.common import HOLDER_BATCH_CONTEXT, HOLDER_BATCH_KIND
 from registry.models import JournalEntry
-from registry.protection import JOURNAL_CONTEXT, seal, unseal
+from registry.protection import JOURNAL_CONTEXT, unseal
 
 # Sealed fields whose encryption context is not the default journal.<field>.
 SEAL_CONTEXTS = {HOLDER_BATCH_KIND: {"personal": HOLDER_BATCH_CONTEXT}}
@@ -31,12 +31,26 @@ def payload_open(kind: str, payload: dict) -> dict:
 
 
 def payload_seal(kind: str, payload: dict) -> dict:
-    sealed = dict(payload)
-    for field, value in payload.items():
-        if isinstance(value, dict) and "open" in value:
-            rest = {k: v for k, v in value.items() if k != "open"}
-            sealed[field] = {"sealed": seal(value["open"], context=_context(kind, field)), **rest}
-    return sealed
+    return PayloadSealer().seal(kind, payload)
+
+
+class PayloadSealer:
+    """payload_seal for the many rows of a bundle: registry.protection.seal's token, with the key ring and the
+    cipher looked up once (cards.actions.holders.BulkSealer) instead of once per value."""
+
+    def __init__(self):
+        from cards.actions.holders import BulkSealer
+
+        self.sealer = BulkSealer()
+
+    def seal(self, kind: str, payload: dict) -> dict:
+        sealed = dict(payload)
+        for field, value in payload.items():
+            if isinstance(value, dict) and "open" in value:
+                rest = {k: v for k, v in value.items() if k != "open"}
+                context = _context(kind, field).encode()
+                sealed[field] = {"sealed": self.sealer.seal(value["open"], context), **rest}
+        return sealed
 
 
 def payload_clear(payload: dict) -> dict:

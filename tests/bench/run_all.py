@@ -146,8 +146,20 @@ def benches(scale: int, seconds: float) -> list[tuple[str, callable, callable]]:
             return bench.main(_scaled(scale, 0.1, 1000))
 
         def sync_figures(f):
-            rows = [(f"journal apply {key}", value, None, "", "", True) for key, value in f.items()]
-            return [row for row in rows if isinstance(row[1], int | float)]
+            apply, catch_up, card_bytes = (
+                f["apply_rows_per_s"],
+                f["catch_up_seconds"],
+                f["bytes_per_card_row"],
+            )
+            how = "" if f["catch_up_measured"] else f", extrapolated from {f['rows']:,} rows"
+            return [
+                ("sync apply rows/s (city -> province, verify + apply + re-journal)", apply, None, "rows/s", ">= 20,000", apply >= 20_000),
+                (f"sync catch-up of 1,000,000 rows{how}", catch_up, None, "s", "< 120 s", catch_up < 120),
+                ("sync bytes on the wire per card-issuance row", card_bytes, None, "B", "< 200", card_bytes < 200),
+                ("sync build rows/s (city)", f["build_rows_per_s"], None, "rows/s", "", True),
+                ("sync duplicate-only re-receive rows/s", f["duplicate_rows_per_s"], None, "rows/s", "", True),
+                ("sync bytes on the wire per row (holder, card, event)", f["bytes_per_row"], None, "B", "", True),
+            ]  # fmt: skip
 
         found.append(("sync_apply", sync_apply, sync_figures))
     return found
