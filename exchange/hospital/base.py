@@ -8,7 +8,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from exchange.hospital import idempotency
-from exchange.hospital.throttling import InstitutionRateThrottle, PartnerSignatureAuthentication
+from exchange.hospital.throttling import InstitutionRateThrottle, partner_rate_counter
+from institutions.api.authentication import HospitalSignatureAuthentication
 from institutions.api.views import HospitalAPIView
 from institutions.models import FinancialInstitution, MedicalInstitution
 from registry.actors import Actor
@@ -19,10 +20,14 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 class PartnerView(HospitalAPIView):
-    authentication_classes = [PartnerSignatureAuthentication]
+    authentication_classes = [HospitalSignatureAuthentication]
     parser_classes = [JSONParser]
     throttle_classes = [InstitutionRateThrottle]
     institution_types: tuple = (MedicalInstitution, FinancialInstitution)
+
+    def get_authenticators(self):
+        # Every signed partner call is counted in its institution's rate window by the signature check itself.
+        return [auth(rate_counter=partner_rate_counter) for auth in self.authentication_classes]
 
     @property
     def institution(self):

@@ -8,7 +8,6 @@ import time
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
-from institutions.api.authentication import HospitalSignatureAuthentication
 from institutions.api.sharedcache import count_hit
 
 DEFAULT_RATE = "1200/min"
@@ -55,13 +54,11 @@ def institution_bucket(institution, scope: str = "default") -> tuple[str, str]:
     return f"inst:{institution.code}:{scope}", rate_for(institution.code, scope)
 
 
-class PartnerSignatureAuthentication(HospitalSignatureAuthentication):
-    """The request signature, with the call counted in its institution's window in the nonce's round trip: a
+def partner_rate_counter(institution) -> tuple[str, int]:
+    """The signature check counts a partner call in its institution's window in the nonce's round trip: a
     signed partner call costs one Redis round trip, not two (InstitutionRateThrottle reads the count)."""
-
-    def rate_counter(self, institution) -> tuple[str, int]:
-        bucket, rate = institution_bucket(institution)
-        return window_key(bucket, rate, time.time())
+    bucket, rate = institution_bucket(institution)
+    return window_key(bucket, rate, time.time())
 
 
 class InstitutionRateThrottle(BaseThrottle):
@@ -78,7 +75,7 @@ class InstitutionRateThrottle(BaseThrottle):
         now = time.time()
         key, timeout = window_key(bucket, rate, now)
         counted = getattr(principal, "counted", {})
-        if key in counted:  # counted by PartnerSignatureAuthentication a moment ago
+        if key in counted:  # counted by the signature check a moment ago
             self._wait = window_wait(counted[key], rate, now)
         else:  # not counted yet (another authentication, or the window turned since): count it now
             self._wait = window_wait(count_hit(key, timeout), rate, now)

@@ -251,7 +251,7 @@ class CardStatusView(PartnerWriteView):
         self.headers = self.default_response_headers
         principal = None
         try:
-            signed = self.authentication_classes[0]().authenticate(request)
+            signed = self.get_authenticators()[0].authenticate(request)
             if signed is None:  # no signature headers after all: DRF's path refuses it its own way
                 return super().dispatch(request, *args, **kwargs)
             principal, credential = signed

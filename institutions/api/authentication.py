@@ -155,16 +155,21 @@ def _verify(credential: ApiCredential, request, timestamp: str, nonce: str, give
         raise SignatureFailed("bad_signature", _("The signature does not match the request."))
 
 
+def _no_rate_counter(institution) -> None:
+    return None
+
+
 class HospitalSignatureAuthentication(BaseAuthentication):
     """Checks X-HC-Key / X-HC-Timestamp / X-HC-Nonce / X-HC-Signature (see institutions.signing)."""
 
     def authenticate_header(self, request) -> str:
         return 'HC-HMAC-SHA256 realm="api"'
 
-    def rate_counter(self, institution) -> tuple[str, int] | None:
-        """(key, timeout) of a rate-limit counter to count this call in, in the nonce's round trip (the partner
-        interfaces count every signed call per institution); None: no counter."""
-        return None
+    def __init__(self, rate_counter=None):
+        # rate_counter(institution) -> (key, timeout) of a rate-limit counter to count this call in, in the
+        # nonce's round trip (the partner views pass theirs: every signed call counts per institution). A view
+        # configures the one class instead of subclassing it: the OpenAPI schema has one signature scheme.
+        self.rate_counter = rate_counter or _no_rate_counter
 
     def authenticate(self, request):
         meta = request.META
@@ -219,7 +224,6 @@ class HospitalSignatureAuthentication(BaseAuthentication):
 
 class SignatureScheme(OpenApiAuthenticationExtension):
     target_class = HospitalSignatureAuthentication
-    match_subclasses = True  # the partner interfaces' variant signs the same way
     name = "HospitalSignature"
 
     def get_security_definition(self, auto_schema):
