@@ -158,7 +158,10 @@ class Worker:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(f"the Celery worker exited with {self.process.returncode}:\n{self.output()}")
-            if "ready." in self.output():
+            self.log.flush()
+            # The whole log: a worker that starts on a busy queue logs tasks right after "ready.", which a tail
+            # of the log would have already lost.
+            if "ready." in self.log_path.read_text(errors="replace"):
                 return
             time.sleep(0.2)
         pytest.fail(f"the Celery worker was not ready within {timeout:.0f} s:\n{self.output()}")
@@ -202,6 +205,9 @@ def celery_worker(postgres_database, broker_url, settings, tmp_path):
     # The Celery app configured itself once from settings; make sure this process publishes to the broker.
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
+    # The broker is the test run's own: what earlier integration tests' nodes queued (their databases are gone)
+    # must not run against this test's database.
+    app.control.purge()
     worker = Worker(env=env, log_path=tmp_path / "celery-worker.log")
     try:
         worker.wait_ready()
