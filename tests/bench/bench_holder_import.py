@@ -71,31 +71,68 @@ def id_number(county: str, born: dt.date, serial: int, male: bool) -> str:
     return body + ric.calc_check_digit(body + "0")
 
 
-def write_file(path: Path, count: int, headers: list[str], start: int = 0) -> None:
-    """`count` distinct, valid holders, streamed to a UTF-8 CSV with the template's headers."""
-    base = dt.date(1930, 1, 1)
+def holder_row(serial: int) -> list[str]:
+    """The holder numbered `serial`: unique (county, birth date, sequence) triples, 10 counties x 30,000 days."""
+    county = COUNTIES[serial % len(COUNTIES)]
+    born = BORN_FROM + dt.timedelta(days=(serial // len(COUNTIES)) % 30_000)
+    male = serial % 2 == 0
+    sequence = serial // (len(COUNTIES) * 30_000) * 2
+    return [
+        SURNAMES[serial % len(SURNAMES)] + GIVEN[serial % len(GIVEN)] + GIVEN[(serial // 7) % len(GIVEN)],
+        id_number(county, born, sequence + (1 if male else 0), male),
+        "男" if male else "女",
+        "01" if serial % 50 else "03",
+        born.isoformat(),
+        f"陕西省西安市{STREETS[serial % 8]}{serial % 300 + 1}号",
+        f"13{serial % 1_000_000_000:09d}",
+    ]
+
+
+BORN_FROM = dt.date(1930, 1, 1)
+
+
+def held_here(start: int, count: int) -> set[str]:
+    """ID numbers among the next holders (from serial `start`) that a holder in the database already has.
+
+    make bench fills the database with `manage.py generate` first, whose holders can carry the same numbers; the
+    file skips them so that the commit measures new holders only. Checked by blind index, a chunk at a time (the
+    set kept is only the numbers found), so the process's peak memory stays the import's own.
+    """
+    from cards.models import Resident
+    from registry.protection import blind_indexes
+
+    held: set[str] = set()
+    if not Resident.objects.exists():
+        return held
+    chunk = 20_000
+    for first in range(start, start + count + count // 10 + chunk, chunk):
+        numbers = [holder_row(serial)[1] for serial in range(first, first + chunk)]
+        indexes = blind_indexes(numbers, family="id_number")
+        found = set(
+            Resident.objects.filter(document_index__in=list(indexes.values())).values_list(
+                "document_index", flat=True
+            )
+        )
+        held.update(number for number, index in indexes.items() if index in found)
+    return held
+
+
+def write_file(
+    path: Path, count: int, headers: list[str], start: int = 0, skip: set[str] = frozenset()
+) -> None:
+    """`count` distinct, valid holders, streamed to a UTF-8 CSV with the template's headers; numbers in `skip`
+    (holders the database has already) are passed over."""
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(headers)
-        for serial in range(start, start + count):
-            # Unique (county, birth date, sequence) triples: 10 counties x 30,000 days x 1,000 sequences.
-            county = COUNTIES[serial % len(COUNTIES)]
-            born = base + dt.timedelta(days=(serial // len(COUNTIES)) % 30_000)
-            male = serial % 2 == 0
-            sequence = serial // (len(COUNTIES) * 30_000) * 2
-            writer.writerow(
-                [
-                    SURNAMES[serial % len(SURNAMES)]
-                    + GIVEN[serial % len(GIVEN)]
-                    + GIVEN[(serial // 7) % len(GIVEN)],
-                    id_number(county, born, sequence + (1 if male else 0), male),
-                    "男" if male else "女",
-                    "01" if serial % 50 else "03",
-                    born.isoformat(),
-                    f"陕西省西安市{STREETS[serial % 8]}{serial % 300 + 1}号",
-                    f"13{serial % 1_000_000_000:09d}",
-                ]
-            )
+        serial, written = start, 0
+        while written < count:
+            row = holder_row(serial)
+            serial += 1
+            if row[1] in skip:
+                continue
+            writer.writerow(row)
+            written += 1
 
 
 def out(text: str) -> None:
@@ -258,7 +295,10 @@ def main(count: int, keep: bool, peak_rows: int = 20_000) -> dict:
     started = timezone.now()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "holders.csv"
-        write_file(path, count, headers)
+        held = held_here(0, count)
+        if held:
+            out(f"{len(held):,} of these ID numbers are held here already (generate): skipped")
+        write_file(path, count, headers, skip=held)
         out(
             f"file: {path.stat().st_size / 1024 / 1024:.0f} MB, max RSS before importing {maxrss_mb():.1f} MB"
         )
