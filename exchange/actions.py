@@ -17,11 +17,9 @@ from cards.models import Card, Resident
 from exchange.choices import BundleStatus, ConflictStatus, Direction, RunStatus, RunTrigger
 from exchange.models import ElectronicHealthCard, InboundBundle, SyncRun, UniquenessConflict
 from exchange.sync.apply import bundle_reapply
-from exchange.sync.bundle import bundle_build
 from exchange.sync.nodes import child_peer, parent_peer
-from exchange.sync.outbox import down_page, up_page
+from exchange.sync.outbox import down_page, page_bundle, up_page
 from exchange.sync.runner import checkpoint_of
-from exchange.sync.transport import row_for_transport
 from exchange.sync.wire import WireError, ack_sign, ack_verify
 from registry.actors import Actor
 from registry.audit import audit_record
@@ -108,15 +106,7 @@ def bundle_file_up(*, actor: Actor) -> tuple[str, bytes]:
             _("The parent has acknowledged everything: there is nothing to send."),
             code="bundle_nothing_to_send",
         )
-    bundle = bundle_build(
-        [row_for_transport(entry) for entry in entries],
-        sender=settings.HC_REGION,
-        receiver=peer.region,
-        receiver_pem=peer.public_key,
-        direction=Direction.UP,
-        first_seq=after + 1,
-        last_seq=entries[-1].seq,
-    )
+    bundle = page_bundle(entries, peer=peer, direction=Direction.UP, after=after)
     with transaction.atomic(durable=True):
         audit_record(
             actor=actor,
@@ -138,15 +128,7 @@ def bundle_file_down(*, actor: Actor, child: str, after: int = 0) -> tuple[str, 
             {"child": child, "after": after},
             code="bundle_nothing_to_send",
         )
-    bundle = bundle_build(
-        [row_for_transport(entry) for entry in entries],
-        sender=settings.HC_REGION,
-        receiver=peer.region,
-        receiver_pem=peer.public_key,
-        direction=Direction.DOWN,
-        first_seq=after + 1,
-        last_seq=entries[-1].seq,
-    )
+    bundle = page_bundle(entries, peer=peer, direction=Direction.DOWN, after=after)
     with transaction.atomic(durable=True):
         audit_record(
             actor=actor,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Q
 
-from exchange.sync.nodes import NATION, subtree_prefix
+from exchange.sync.bundle import Bundle, bundle_build
+from exchange.sync.nodes import NATION, Peer, subtree_prefix
+from exchange.sync.transport import row_for_transport
 from registry.models import JournalEntry
 
 BUNDLE_ROWS = 2000
@@ -48,4 +50,18 @@ def down_page(child: str, after: int, limit: int = BUNDLE_ROWS) -> list[JournalE
         JournalEntry.objects.filter(kind__in=DOWN_KINDS, seq__gt=after)
         .exclude(_subtree_q(child))
         .order_by("seq")[:limit]
+    )
+
+
+def page_bundle(entries: list[JournalEntry], *, peer: Peer, direction: str, after: int) -> Bundle:
+    """A page of the journal (rows after `after`) as a bundle from this node to `peer`, encrypted to it: the one
+    way a push, a pull and a bundle file are made."""
+    return bundle_build(
+        [row_for_transport(entry) for entry in entries],
+        sender=settings.HC_REGION,
+        receiver=peer.region,
+        receiver_pem=peer.public_key,
+        direction=direction,
+        first_seq=after + 1,
+        last_seq=entries[-1].seq,
     )

@@ -19,11 +19,10 @@ from django.utils import timezone
 from exchange.choices import BundleStatus, Direction, RunStatus, RunTrigger
 from exchange.models import ReconcileReport, SyncCheckpoint, SyncRun
 from exchange.sync.apply import bundle_receive
-from exchange.sync.bundle import BundleError, bundle_build
+from exchange.sync.bundle import BundleError
 from exchange.sync.nodes import Peer, parent_peer
-from exchange.sync.outbox import BUNDLE_ROWS, up_page, up_waiting
+from exchange.sync.outbox import BUNDLE_ROWS, page_bundle, up_page, up_waiting
 from exchange.sync.reconcile import digest_of, drift_between
-from exchange.sync.transport import row_for_transport
 from exchange.sync.wire import WireError, ack_verify, http_get, http_post, signed_headers
 from registry.errors import DomainError
 
@@ -143,15 +142,7 @@ def _push(run: SyncRun, transport, limit: int, max_bundles: int | None) -> SyncR
             entries = up_page(checkpoint.position, limit)
             if not entries:
                 break
-            bundle = bundle_build(
-                [row_for_transport(entry) for entry in entries],
-                sender=settings.HC_REGION,
-                receiver=peer.region,
-                receiver_pem=peer.public_key,
-                direction=Direction.UP,
-                first_seq=checkpoint.position + 1,
-                last_seq=entries[-1].seq,
-            )
+            bundle = page_bundle(entries, peer=peer, direction=Direction.UP, after=checkpoint.position)
             data = bundle.to_bytes()
             ack = ack_verify(transport.push(peer, data), public_key=peer.public_key)
             if ack.get("sha256") != bundle.sha256 or ack.get("status") not in BundleStatus.values:

@@ -12,11 +12,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from exchange.choices import BundleStatus, Direction
 from exchange.sync.apply import bundle_receive
-from exchange.sync.bundle import bundle_build
 from exchange.sync.nodes import child_peer
-from exchange.sync.outbox import BUNDLE_ROWS, down_page
+from exchange.sync.outbox import BUNDLE_ROWS, down_page, page_bundle
 from exchange.sync.reconcile import digest_of
-from exchange.sync.transport import row_for_transport
 from exchange.sync.wire import BUNDLE_TYPE, ack_sign, request_verify
 from registry.errors import DomainError
 
@@ -82,15 +80,7 @@ def pull_serve(request):
     entries = down_page(peer.region, after, limit)
     if not entries:
         return HttpResponse(status=204)
-    bundle = bundle_build(
-        [row_for_transport(entry) for entry in entries],
-        sender=settings.HC_REGION,
-        receiver=peer.region,
-        receiver_pem=peer.public_key,
-        direction=Direction.DOWN,
-        first_seq=after + 1,
-        last_seq=entries[-1].seq,
-    )
+    bundle = page_bundle(entries, peer=peer, direction=Direction.DOWN, after=after)
     return HttpResponse(bundle.to_bytes(), content_type=BUNDLE_TYPE)
 
 
