@@ -1,4 +1,5 @@
-"""Writes of the stats app: folding the case history into daily counts, rebuilding them, assessment targets.
+"""Writes of the stats app: folding the case history into daily counts and their weekly and monthly roll-ups,
+rebuilding them, assessment targets.
 
 The fold reads `cards.event` journal rows after its checkpoint. Journal numbers commit in order (the journal
 counter serialises writers), so a checkpoint never skips an event that commits late, bulk paths (stock-in,
@@ -36,7 +37,9 @@ from stats.models import (
     MonthlyCount,
     RegionDailyCount,
     RegionMonthlyCount,
+    WeeklyCount,
 )
+from stats.periods import month_start, week_start
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +75,12 @@ def _makers(plan_numbers: set[str]) -> dict[str, str]:
     )
 
 
-def _monthly(tally: Tally) -> Tally:
-    months: Tally = Tally()
+def _rolled_up(tally: Tally, period_start) -> Tally:
+    """The tally's counts per period (the key's day replaced by its period's first day: a Monday, a 1st)."""
+    periods: Tally = Tally()
     for (day, *rest), count in tally.items():
-        months[(day.replace(day=1), *rest)] += count
-    return months
+        periods[(period_start(day), *rest)] += count
+    return periods
 
 
 def _by_region(tally: Tally) -> Tally:
@@ -87,10 +91,13 @@ def _by_region(tally: Tally) -> Tally:
 
 
 def _tables(tally: Tally) -> list[tuple[type, Tally]]:
-    """Every fact table with the counts it gets from one tally of (day, county, institution, maker, measure)."""
-    months = _monthly(tally)
+    """Every fact table with the counts it gets from one tally of (day, county, institution, maker, measure): the
+    daily counts, their weekly and monthly roll-ups and the by-region forms, written together (one fold, one
+    transaction), so a roll-up never disagrees with the days it sums."""
+    months = _rolled_up(tally, month_start)
     return [
         (DailyCount, tally),
+        (WeeklyCount, _rolled_up(tally, week_start)),
         (MonthlyCount, months),
         (RegionDailyCount, _by_region(tally)),
         (RegionMonthlyCount, _by_region(months)),
@@ -107,7 +114,7 @@ def _add(tally: Tally) -> None:
 
 
 def stats_fold(*, limit: int = FOLD_BATCH, batches: int | None = None) -> int:
-    """Fold the case-history events journaled since the checkpoint into DailyCount; returns how many.
+    """Fold the case-history events journaled since the checkpoint into the fact tables; returns how many.
 
     Idempotent and safe to call from anywhere at any time (after an action commits, from the scheduled task,
     after a sync applied rows): folds serialise on the checkpoint row.
@@ -167,7 +174,8 @@ def stats_fold_soon() -> None:
 
 
 def stats_rebuild(*, actor: Actor) -> int:
-    """Recompute every daily count from the case-history rows themselves; returns the number of fact rows.
+    """Recompute every fact table (daily counts, their roll-ups) from the case-history rows; returns the number of
+    daily count rows.
 
     Holds the journal counter while it counts, so no event commits between the count and the checkpoint it
     sets: the next fold continues exactly where the rebuild's rows end. Running it twice gives the same rows.

@@ -1,4 +1,5 @@
-"""What stats owns: daily counts folded from the case history, the fold's checkpoint, assessment targets."""
+"""What stats owns: daily counts folded from the case history (with their weekly and monthly roll-ups), the fold's
+checkpoint, assessment targets."""
 
 from django.conf import settings
 from django.db import models
@@ -33,27 +34,44 @@ class FactCount(models.Model):
         return f"{self.day} {self.region} {self.measure} {self.count}"
 
 
+def fact_keys(period: str) -> tuple[list, list]:
+    """The constraints and indexes of one fact table (daily, weekly, monthly): its key, unique, and a covering
+    index of every column a figure reads, so a figure by institution or card maker is read from the index alone
+    (an index-only scan) instead of visiting a heap page for each of its many rows."""
+    constraints = [
+        models.UniqueConstraint(
+            fields=["day", "region", "institution_code", "card_maker_code", "measure"],
+            name=f"stats_{period}count_key",
+        )
+    ]
+    indexes = [
+        models.Index(
+            fields=["measure", "day", "region", "institution_code", "card_maker_code", "count"],
+            name=f"stats_{period}_measure_day_all",
+        ),
+        models.Index(fields=["measure", "region", "day"], name=f"stats_{period}_measure_region"),
+    ]
+    return constraints, indexes
+
+
 class DailyCount(FactCount):
     """The fact table: one row per day and key."""
 
     class Meta:
         verbose_name = _("figure")
         verbose_name_plural = _("figures")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "region", "institution_code", "card_maker_code", "measure"],
-                name="stats_dailycount_key",
-            )
-        ]
-        indexes = [
-            # Every column a figure reads, so a figure by institution or card maker is read from the index
-            # alone (an index-only scan) instead of visiting a heap page for each of its many rows.
-            models.Index(
-                fields=["measure", "day", "region", "institution_code", "card_maker_code", "count"],
-                name="stats_daily_measure_day_all",
-            ),
-            models.Index(fields=["measure", "region", "day"], name="stats_daily_measure_region"),
-        ]
+        constraints, indexes = fact_keys("daily")
+
+
+class WeeklyCount(FactCount):
+    """The same counts per ISO week (`day` is its Monday): the days a range has left over at either end of its
+    whole months are read as whole weeks plus at most six days a side, so a figure by institution or card maker
+    reads a handful of rows per key, not one per day."""
+
+    class Meta:
+        verbose_name = _("weekly figure")
+        verbose_name_plural = _("weekly figures")
+        constraints, indexes = fact_keys("weekly")
 
 
 class MonthlyCount(FactCount):
@@ -62,21 +80,7 @@ class MonthlyCount(FactCount):
     class Meta:
         verbose_name = _("monthly figure")
         verbose_name_plural = _("monthly figures")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["day", "region", "institution_code", "card_maker_code", "measure"],
-                name="stats_monthlycount_key",
-            )
-        ]
-        indexes = [
-            # Every column a figure reads, so a figure by institution or card maker is read from the index
-            # alone (an index-only scan) instead of visiting a heap page for each of its many rows.
-            models.Index(
-                fields=["measure", "day", "region", "institution_code", "card_maker_code", "count"],
-                name="stats_monthly_measure_day_all",
-            ),
-            models.Index(fields=["measure", "region", "day"], name="stats_monthly_measure_region"),
-        ]
+        constraints, indexes = fact_keys("monthly")
 
 
 class RegionFact(models.Model):

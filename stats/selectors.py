@@ -1,13 +1,15 @@
 """Figures: scoped, filtered reads of the daily counts (and of the small registers), one registry of them.
 
 Each figure is one entry of FIGURES: a title, its columns, the groupings it offers and a function giving its
-rows. Fact-based figures sum DailyCount (never the card or event tables). A later app's figure (card use from
-its daily aggregate, SAM, lifecycle) is one more `figure_register(...)` call, made in stats at start-up.
+rows. Fact-based figures sum DailyCount and its weekly and monthly roll-ups (never the card or event tables). A
+later app's figure (card use from its daily aggregate, SAM, lifecycle) is one more `figure_register(...)` call,
+made in stats at start-up.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,7 +37,9 @@ from stats.models import (
     MonthlyCount,
     RegionDailyCount,
     RegionMonthlyCount,
+    WeeklyCount,
 )
+from stats.periods import DAY, MONTH, WEEK, next_month, range_split
 
 G = Grouping
 Counts = dict[str, int]
@@ -103,27 +107,22 @@ def child_length(prefix: str) -> int:
 
 
 def periods(filters: FigureFilters) -> list[tuple[type, dt.date, dt.date]]:
-    """The fact tables and date ranges that together cover the filters' dates: whole months from the monthly
-    rows, the days before and after them from the daily rows (grouping by day reads daily rows only)."""
-    start, end = filters.date_from, filters.date_to
-    # Without an institution or card maker in the filters or the grouping, the tables by region serve.
+    """The fact tables and date ranges that together cover the filters' dates exactly once: whole months from
+    the monthly rows, whole ISO weeks left at the edges from the weekly rows, the remaining days from the daily
+    rows (grouping by day reads daily rows only)."""
+    # Without an institution or card maker in the filters or the grouping, the tables by region serve: they have
+    # a row per county, not per institution, so they need no weekly roll-up to stay small.
     by_region = not (filters.institution or filters.card_maker or filters.by in (G.INSTITUTION, G.CARD_MAKER))
-    daily, monthly = (RegionDailyCount, RegionMonthlyCount) if by_region else (DailyCount, MonthlyCount)
+    if by_region:
+        tables, grains = {MONTH: RegionMonthlyCount, DAY: RegionDailyCount}, (MONTH,)
+    else:
+        tables, grains = {MONTH: MonthlyCount, WEEK: WeeklyCount, DAY: DailyCount}, (MONTH, WEEK)
     if filters.by == G.DAY:
-        return [(daily, start, end)]
-    first = start if start.day == 1 else (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    after_end = end + dt.timedelta(days=1)
-    last = (
-        after_end.replace(day=1) - dt.timedelta(days=1) if after_end.day != 1 else end
-    )  # last full month's end
-    if first > last:
-        return [(daily, start, end)]
-    parts = [(monthly, first, last.replace(day=1))]
-    if start < first:
-        parts.append((daily, start, first - dt.timedelta(days=1)))
-    if last < end:
-        parts.append((daily, last + dt.timedelta(days=1), end))
-    return parts
+        grains = ()
+    pieces = range_split(
+        filters.date_from, filters.date_to, grains, weeks_within_months=filters.by == G.MONTH
+    )
+    return [(tables[grain], first, last) for grain, first, last in pieces]
 
 
 def fact_rows(user, filters: FigureFilters, model=DailyCount, start=None, end=None) -> QuerySet:
@@ -171,24 +170,43 @@ def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[A
     # thousands of groups, and the rows, not the sums, are what cost.
     sums = {f"m{i}": Sum("count", filter=Q(measure=measure)) for i, measure in enumerate(measures)}
     out: dict[Any, Counts] = defaultdict(dict)
-    for model, start, end in periods(filters):
-        grouped = (
-            fact_rows(user, filters, model, start, end)
-            .filter(measure__in=measures)
-            .annotate(g=_group_expression(filters.by, prefix))
-            .values("g")
-            .order_by()
-            .annotate(**sums)
-            .values_list("g", *sums)
-        )
-        for key, *values in grouped:
-            if filters.by == G.REGION:
-                key = key.ljust(6, "0")
-            counts = out[key]
-            for measure, n in zip(measures, values, strict=True):
-                if n is not None:
-                    counts[measure] = counts.get(measure, 0) + n
+    pieces = [
+        fact_rows(user, filters, model, start, end)
+        .filter(measure__in=measures)
+        .annotate(g=_group_expression(filters.by, prefix))
+        .values("g")
+        .order_by()
+        .annotate(**sums)
+        .values_list("g", *sums)
+        for model, start, end in periods(filters)
+    ]
+    for key, *values in _summed(pieces, list(sums)):
+        if filters.by == G.REGION:
+            key = key.ljust(6, "0")
+        elif isinstance(key, dt.datetime):  # a month, from the summed pieces (no ORM conversion to a date)
+            key = key.date()
+        counts = out[key]
+        for measure, n in zip(measures, values, strict=True):
+            if n is not None:
+                counts[measure] = counts.get(measure, 0) + n
     return out
+
+
+def _summed(pieces: list[QuerySet], sums: list[str]) -> Iterable[tuple]:
+    """The grouped rows of the pieces of a range (its months, weeks and edge days), one row per group: a group
+    is in most pieces, and PostgreSQL adds them up in one statement cheaper than Python handles each piece's
+    rows (thousands of institutions a piece). Elsewhere the pieces' rows as they are (the caller adds up)."""
+    if len(pieces) == 1 or connection.vendor != "postgresql":
+        return itertools.chain.from_iterable(pieces)
+    compiled = [piece.query.sql_with_params() for piece in pieces]
+    totals = ", ".join(f"SUM({name})::bigint" for name in sums)  # names of our own annotations, not input
+    union = " UNION ALL ".join(f"({sql})" for sql, _params in compiled)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT g, {totals} FROM ({union}) AS pieces GROUP BY g",  # noqa: S608  (ORM-compiled pieces)
+            [param for _sql, params in compiled for param in params],
+        )
+        return cursor.fetchall()
 
 
 def labels(by: str, keys: Iterable[Any]) -> dict[Any, str]:
@@ -601,7 +619,7 @@ def dashboard_trend(*, user, filters: FigureFilters) -> dict:
         axis, month = [], filters.date_from.replace(day=1)
         while month <= filters.date_to:
             axis.append(month)
-            month = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            month = next_month(month)
         grouping, label = G.MONTH, lambda d: d.strftime("%Y-%m")
     grouped = FigureFilters(**{**filters.__dict__, "by": grouping})
     counts = fact_counts(user, grouped, [m for m, _l, source in TRENDS if source is None])

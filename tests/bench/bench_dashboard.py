@@ -1,8 +1,8 @@
 """Benchmark: the dashboard and every report over the daily counts of N cards, then of 10 N (growth). Not a test.
 
-Generates DailyCount rows as N cards' case history would leave them (each card applied, planned, produced,
-stocked in, dispatched, delivered, collected over a year, across a province's counties, its institutions and
-three card makers; COPY on PostgreSQL), then requests as a province statistician would, through Django's test
+Generates DailyCount rows (and their weekly, monthly and by-region roll-ups) as N cards' case history would leave
+them (each card applied, planned, produced, stocked in, dispatched, delivered, collected over a year, across a
+province's counties, its institutions and three card makers; COPY on PostgreSQL), then requests as a province statistician would, through Django's test
 client: the dashboard's JSON (headline, trend, region drill at province and city level) and each report page
 for the last 30 days and for the whole year. Prints p50/p95 per request (target: p95 under 300 ms).
 
@@ -51,7 +51,7 @@ def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.dat
 
     from registry.choices import RegionLevel
     from registry.models import Region
-    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount
+    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount, WeeklyCount
 
     today = today or dt.date.today()
     counties = list(
@@ -104,26 +104,28 @@ def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.dat
                     DailyCount.objects.bulk_create(batch)
                     batch = []
             DailyCount.objects.bulk_create(batch)
-        monthly(connection)
+        rollups(connection)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         # As autovacuum leaves a table some time after a load: its visibility map set, so the figures read
         # the fact tables' covering indexes without visiting the heap (VACUUM runs outside a transaction: not
         # in the smoke test's).
         with connection.cursor() as cursor:
-            for model in (DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount):
+            for model in (DailyCount, WeeklyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount):
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     return written
 
 
-def monthly(connection) -> None:
-    """The monthly and by-region rows of the generated daily ones (what the fold writes beside each daily count)."""
+def rollups(connection) -> None:
+    """The weekly, monthly and by-region rows of the generated daily ones (what the fold writes beside each daily
+    count)."""
     from django.db.models import F, Sum
-    from django.db.models.functions import TruncMonth
+    from django.db.models.functions import TruncMonth, TruncWeek
 
-    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount
+    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount, WeeklyCount
 
     generated = DailyCount.objects.filter(institution_code__startswith=TAG)
     for model, period in (
+        (WeeklyCount, TruncWeek("day")),
         (MonthlyCount, TruncMonth("day")),
         (RegionDailyCount, F("day")),
         (RegionMonthlyCount, TruncMonth("day")),
@@ -143,9 +145,9 @@ def monthly(connection) -> None:
 
 
 def cleanup() -> None:
-    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount
+    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount, WeeklyCount
 
-    for model in (DailyCount, MonthlyCount):
+    for model in (DailyCount, WeeklyCount, MonthlyCount):
         model.objects.filter(institution_code__startswith=TAG).delete()
     # The by-region tables have no institution to tell generated rows by: the bench runs on a scratch database.
     RegionDailyCount.objects.all().delete()

@@ -11,7 +11,8 @@ def test_the_dashboard_benchmark_runs(capsys):
     assert [r["cards"] for r in rounds] == [200, 2_000]
     assert rounds[1]["rows"] > rounds[0]["rows"] > 0
     assert "p95" in capsys.readouterr().out
-    from stats.models import DailyCount, MonthlyCount, RegionDailyCount
+    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, WeeklyCount
 
     assert not DailyCount.objects.exists() and not MonthlyCount.objects.exists()  # cleaned up
+    assert not WeeklyCount.objects.exists()
     assert not RegionDailyCount.objects.exists()
