@@ -315,3 +315,35 @@ def test_a_kind_without_a_batch_function_is_applied_row_by_row_through_the_same_
     assert applier.batch is None
     assert applier.batch_function is appliers.APPLIERS["institutions.financial"].batch_function
     assert appliers.APPLIERS["cards.card"].batch_function is appliers.cards_apply_batch
+
+
+def test_events_a_sync_applies_are_counted_in_the_daily_counts_and_their_roll_ups(province):
+    """The province's figures come from its children's events: the same fold that counts them by day counts
+    them by ISO week and month (a Sunday 23:30 and the Monday 00:30 after it, Shanghai time, in two weeks)."""
+    import datetime as dt
+
+    from stats.actions import stats_fold
+    from stats.models import DailyCount, MonthlyCount, WeeklyCount
+
+    document = a_document(3)
+    stamps = (
+        "2026-09-28T10:00:00+08:00",
+        "2026-10-01T09:00:00+08:00",
+        "2026-10-04T23:30:00+08:00",
+        "2026-10-05T00:30:00+08:00",
+    )
+    rows = [holder_row(document, seq=1)]
+    for seq, at in enumerate(stamps, start=2):
+        payload = {**event_row(document, "", "holder_registered")["payload"], "at": at, "card_no": ""}
+        rows.append(row("cards.event", f"e-registered-{seq}", payload, seq=seq))
+    record = bundle_receive(child_bundle(province, rows), direction=Direction.UP)
+    assert record.status == BundleStatus.APPLIED, record.reason
+    stats_fold()
+
+    def counts(model):
+        return dict(model.objects.filter(measure="holder_registered").values_list("day", "count"))
+
+    d = dt.date
+    assert counts(DailyCount) == {d(2026, 9, 28): 1, d(2026, 10, 1): 1, d(2026, 10, 4): 1, d(2026, 10, 5): 1}
+    assert counts(WeeklyCount) == {d(2026, 9, 28): 3, d(2026, 10, 5): 1}
+    assert counts(MonthlyCount) == {d(2026, 9, 1): 1, d(2026, 10, 1): 3}
