@@ -3,12 +3,15 @@ dashboard that is the admin's home page (its data served as JSON to the ECharts 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 from html import escape  # Django's escape is this behind a lazy-string wrapper that costs more per value
 
 from django.contrib import admin
+from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -68,6 +71,45 @@ def _figure_table_body(rows: list[tuple[dict, list]]) -> str:
             for row, values in rows
         )
     )
+
+
+def _page_number(request) -> int:
+    try:
+        return max(int(request.GET.get(PAGE_VAR, 1)), 1)
+    except ValueError:
+        return 1
+
+
+def _pagination(figure: selectors.Figure, total: dict, query: str) -> dict | None:
+    """The page links of a ranked table (the admin list's style: `?p=`, elided ranges) and what the page shows;
+    None for a table shown whole."""
+    if "groups" not in total:
+        return None
+    groups, number = total["groups"], total["page"]
+    paginator = Paginator(range(groups), selectors.PAGE_SIZE)
+    base = f"?{query}&" if query else "?"
+    links = []
+    if paginator.num_pages > 1:
+        for item in paginator.get_elided_page_range(number):
+            if item == paginator.ELLIPSIS:
+                links.append((item, None))
+            else:
+                links.append((item, "" if item == number else f"{base}{PAGE_VAR}={item}"))
+    main = next(c.header for c in figure.columns if c.key == figure.main_column)
+    first = (number - 1) * selectors.PAGE_SIZE + 1 if groups else 0
+    return {
+        "links": links,
+        "summary": _(
+            "Rows %(first)s–%(last)s of %(count)s, largest “%(column)s” first. The total row and the exports "
+            "cover all of them."
+        )
+        % {
+            "first": first,
+            "last": min(number * selectors.PAGE_SIZE, groups),
+            "count": groups,
+            "column": main,
+        },
+    }
 
 
 def _local_time(moment: dt.datetime | None) -> str | None:
@@ -145,7 +187,9 @@ class FigureAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "stats/report_index.html", context)
 
-    def _figure(self, request, name: str):
+    def _figure(self, request, name: str, *, page: int = 0):
+        """The figure, its form, filters and rows; page > 0: that page of a table ranked by institution or card
+        maker (the exports pass 0: every row)."""
         self._check(request)
         try:
             figure = selectors.figure_get(name)
@@ -153,13 +197,15 @@ class FigureAdmin(admin.ModelAdmin):
             raise Http404(name) from None
         form = FigureFilterForm(request.GET or None, groupings=figure.groupings)
         actions.stats_fold(batches=FOLD_ON_READ)
-        filters = form.filters()
+        filters = dataclasses.replace(form.filters(), page=page)
         rows = selectors.figure_rows(user=request.user, name=name, filters=filters)
         return figure, form, filters, rows
 
     def report_view(self, request, name: str):
-        figure, form, filters, rows = self._figure(request, name)
-        query = request.GET.urlencode()
+        figure, form, filters, rows = self._figure(request, name, page=_page_number(request))
+        asked = request.GET.copy()
+        asked.pop(PAGE_VAR, None)  # the exports have every row, whatever page is on screen
+        query = asked.urlencode()
         table = [(row, [row[c.key] for c in figure.columns]) for row in rows]
         context = {
             **self.page_context(request),
@@ -170,6 +216,7 @@ class FigureAdmin(admin.ModelAdmin):
             "headers": [c.header for c in figure.columns],
             "rows": table,
             "table_body": _figure_table_body(table),
+            "pagination": _pagination(figure, rows[-1], query),
             "fresh": figure.fresh(),
             # What the children synced (their cards, uses, registers) is as fresh as their last applied sync.
             "syncs": selectors.child_syncs(request.user, filters),

@@ -21,6 +21,8 @@ class FigureFilters:
     institution: str = ""
     card_maker: str = ""
     by: str = Grouping.REGION
+    # 0: every row (exports, the dashboard); n: the n-th page of a table ranked by institution or card maker.
+    page: int = 0
 
     def described(self) -> list[tuple[str, str]]:
         """The filters in words, for the header of an export or printout."""

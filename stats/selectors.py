@@ -44,6 +44,11 @@ from stats.periods import DAY, MONTH, WEEK, next_month, range_split
 G = Grouping
 Counts = dict[str, int]
 
+# Reports whose rows are institutions or card makers: thousands of rows at a province (13,700 institutions at
+# 100 M cards), so the page shows them PAGE_SIZE at a time, ranked by the figure's main column.
+PAGED = (G.INSTITUTION, G.CARD_MAKER)
+PAGE_SIZE = 100  # as the admin's own lists
+
 
 # --- The registry -------------------------------------------------------------------------------------------
 
@@ -68,6 +73,10 @@ class Figure:
     extra_counts: Callable[..., dict[str, Counts]] | None = None  # counts from outside the fact table (plans)
     fresh: Callable[[], dt.datetime | None] = field(default=lambda: fold_updated_at())
     uses_card_maker: bool = False
+    # The main figure of a table by institution or card maker: its column and the measures it sums. Such a table
+    # lists its rows largest first (ties by code), on screen a page at a time, in the export all of them.
+    main_column: str = ""
+    main_measures: tuple[str, ...] = ()
     # The case-level rows behind the figure, where the spec wants them exported: (user, filters) -> Sheet.
     cases: Callable[..., Any] | None = None
 
@@ -160,16 +169,13 @@ def _group_expression(
     return F(day) if day == "day" else TruncDate(day)
 
 
-def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[Any, Counts]:
-    """Counts per group key and measure: {key: {measure: n}}."""
-    prefix = effective_prefix(user, filters)
-    if prefix is None:
-        return {}
-    measures = list(measures)
+def _pieces(
+    user, filters: FigureFilters, measures: list[str], prefix: str
+) -> tuple[list[QuerySet], list[str]]:
+    """The grouped rows of each piece of the range (months, weeks, edge days), a sum column per measure."""
     # One row per group with a sum per measure (not one per group and measure): a figure by institution has
     # thousands of groups, and the rows, not the sums, are what cost.
     sums = {f"m{i}": Sum("count", filter=Q(measure=measure)) for i, measure in enumerate(measures)}
-    out: dict[Any, Counts] = defaultdict(dict)
     pieces = [
         fact_rows(user, filters, model, start, end)
         .filter(measure__in=measures)
@@ -180,7 +186,18 @@ def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[A
         .values_list("g", *sums)
         for model, start, end in periods(filters)
     ]
-    for key, *values in _summed(pieces, list(sums)):
+    return pieces, list(sums)
+
+
+def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[Any, Counts]:
+    """Counts per group key and measure: {key: {measure: n}}."""
+    prefix = effective_prefix(user, filters)
+    if prefix is None:
+        return {}
+    measures = list(measures)
+    pieces, sums = _pieces(user, filters, measures, prefix)
+    out: dict[Any, Counts] = defaultdict(dict)
+    for key, *values in _summed(pieces, sums):
         if filters.by == G.REGION:
             key = key.ljust(6, "0")
         elif isinstance(key, dt.datetime):  # a month, from the summed pieces (no ORM conversion to a date)
@@ -190,6 +207,63 @@ def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[A
             if n is not None:
                 counts[measure] = counts.get(measure, 0) + n
     return out
+
+
+@dataclass
+class CountsPage:
+    """One page of a figure's groups, ranked, with what the whole result adds up to."""
+
+    counts: dict[Any, Counts]  # the page's groups, ranked
+    total: Counts  # over every group, not only the page's
+    groups: int  # how many groups in all
+    number: int  # the page shown (a page past the end shows the last)
+
+
+def fact_page(
+    user, filters: FigureFilters, measures: Iterable[str], main_measures: Iterable[str]
+) -> CountsPage:
+    """One page (filters.page) of the counts by institution or card maker, ranked by the sum of main_measures,
+    largest first, ties by code, with the totals of every group and their number: PostgreSQL sums, ranks, counts
+    and cuts the page in one statement (window sums over the grouped rows, before the LIMIT), so Python handles
+    PAGE_SIZE rows however many institutions the province has."""
+    prefix = effective_prefix(user, filters)
+    if prefix is None:
+        return CountsPage({}, {}, 0, 1)
+    measures = list(measures)
+    pieces, sums = _pieces(user, filters, measures, prefix)
+    compiled = [piece.query.sql_with_params() for piece in pieces]
+    params = [param for _sql, piece_params in compiled for param in piece_params]
+    # Every name below is one of our own annotations (m0, m1, ...), not input; the page is a parameter.
+    summed = ", ".join(f"SUM({name})::bigint" for name in sums)
+    totals = ", ".join(f"SUM(SUM({name})) OVER ()::bigint" for name in sums)
+    main = " + ".join(f"COALESCE(SUM({sums[measures.index(m)]}), 0)" for m in main_measures)
+    union = " UNION ALL ".join(f"({sql})" for sql, _params in compiled)
+    statement = (
+        f"SELECT g, {summed}, COUNT(*) OVER (), {totals} FROM ({union}) AS pieces GROUP BY g "  # noqa: S608
+        f'ORDER BY {main} DESC, g COLLATE "C" LIMIT %s OFFSET %s'  # "C": the order of Python's str sort
+    )
+
+    def read(number: int) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [*params, PAGE_SIZE, (number - 1) * PAGE_SIZE])
+            return cursor.fetchall()
+
+    number = max(filters.page, 1)
+    rows = read(number)
+    if not rows and number > 1:  # past the end (the data shrank, or a hand-made link): show the last page
+        first = read(1)
+        number = max(1, -(-first[0][len(sums) + 1] // PAGE_SIZE)) if first else 1
+        rows = first if number == 1 else read(number)
+    width = len(sums)
+    counts = {
+        key: {m: n for m, n in zip(measures, values[:width], strict=True) if n is not None}
+        for key, *values in rows
+    }
+    if not rows:
+        return CountsPage({}, {}, 0, number)
+    grand = rows[0][width + 2 :]
+    total = {m: n for m, n in zip(measures, grand, strict=True) if n is not None}
+    return CountsPage(counts, total, rows[0][width + 1], number)
 
 
 def _summed(pieces: list[QuerySet], sums: list[str]) -> Iterable[tuple]:
@@ -243,39 +317,77 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator * 100 / denominator, 1) if denominator else None
 
 
-def table(figure: Figure, counts: dict[Any, Counts], by: str) -> list[dict]:
-    """Rows with each column computed from their counts, sorted by key, and a total row last."""
-    names = labels(by, counts.keys())
-    rows = []
+def ranked(figure: Figure, by: str) -> bool:
+    """Whether the figure's table is ranked by its main column (and paged on screen): rows of institutions or
+    card makers of a figure that has a main column."""
+    return by in PAGED and bool(figure.main_measures)
+
+
+def _total(counts: Iterable[Counts]) -> Counts:
     total: Counts = defaultdict(int)
-    for key in sorted(counts, key=lambda k: (k is None, str(k))):
-        row_counts = counts[key]
+    for row_counts in counts:
         for measure, n in row_counts.items():
             if not isinstance(n, dt.datetime):  # a time (the last sync) has no total
                 total[measure] += n
+    return total
+
+
+def table(
+    figure: Figure, counts: dict[Any, Counts], by: str, *, page: int = 0, whole: CountsPage | None = None
+) -> list[dict]:
+    """Rows with each column computed from their counts, and a total row last. Sorted by key, or (a ranked
+    table) by the main column, largest first, ties by key; page n (n > 0) of a ranked table keeps that page's
+    PAGE_SIZE rows, and its total row still covers every group and says how many (`groups`) and which page
+    (`page`). `whole`: counts hold one page already, ranked by PostgreSQL, with the totals of all."""
+    if ranked(figure, by):
+        keys = sorted(counts, key=lambda k: (-_sum(counts[k], *figure.main_measures), k is None, str(k)))
+    else:
+        keys = sorted(counts, key=lambda k: (k is None, str(k)))
+    paged = page > 0 and ranked(figure, by)
+    if whole is None:
+        total, groups = _total(counts.values()), len(counts)
+        if paged:  # every group counted here: cut the page (labels and columns are built for it alone)
+            page = min(page, max(1, -(-groups // PAGE_SIZE)))
+            keys = keys[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    else:
+        total, groups, page = whole.total, whole.groups, whole.number
+    names = labels(by, keys)
+    rows = []
+    for key in keys:
+        row_counts = counts[key]
         label = names.get(key) or (str(key) if key not in (None, "") else str(_("(none)")))
         rows.append({"key": key, "label": label, **{c.key: c.value(row_counts) for c in figure.columns}})
-    rows.append(
-        {
-            "key": "",
-            "label": str(_("Total")),
-            "total": True,
-            **{c.key: c.value(total) for c in figure.columns},
-        }
-    )
-    return rows
+    total_row = {
+        "key": "",
+        "label": str(_("Total")),
+        "total": True,
+        **{c.key: c.value(total) for c in figure.columns},
+    }
+    if paged:
+        total_row.update(groups=groups, page=page)
+    return [*rows, total_row]
 
 
 def fact_figure_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
+    if (
+        filters.page
+        and ranked(figure, filters.by)
+        and figure.extra_counts is None
+        and connection.vendor == "postgresql"
+    ):
+        # A page of one source's counts: ranked and cut by PostgreSQL.
+        whole = fact_page(user, filters, figure.measures, figure.main_measures)
+        return table(figure, whole.counts, filters.by, page=whole.number, whole=whole)
     counts = fact_counts(user, filters, figure.measures)
     if figure.extra_counts is not None:
         for key, extra in figure.extra_counts(user, filters).items():
             counts.setdefault(key, {}).update(extra)
-    return table(figure, counts, filters.by)
+    return table(figure, counts, filters.by, page=filters.page)
 
 
 def figure_rows(*, user, name: str, filters: FigureFilters) -> list[dict]:
-    """The rows of one figure as the person may see them (the last row is the total)."""
+    """The rows of one figure as the person may see them (the last row is the total); filters.page > 0: that
+    page of a ranked table (its total row still covers every row)."""
     figure = figure_get(name)
     if filters.by not in figure.groupings:
         filters = FigureFilters(**{**filters.__dict__, "by": figure.groupings[0]})
@@ -338,6 +450,8 @@ figure_register(
         rows=fact_figure_rows,
         extra_counts=plan_counts,
         uses_card_maker=True,
+        main_column="produced",
+        main_measures=(K.PRODUCED,),
     )
 )
 
@@ -371,6 +485,8 @@ figure_register(
         ],
         groupings=(G.REGION, G.INSTITUTION, G.DAY, G.MONTH),
         rows=fact_figure_rows,
+        main_column="issued",
+        main_measures=ISSUED,
     )
 )
 
@@ -468,7 +584,7 @@ def scorecard_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
     if filters.by == G.REGION:
         for key, at in last_applied_syncs(user, filters).items():
             counts.setdefault(key, {})["last_sync"] = at
-    return table(figure, counts, filters.by)
+    return table(figure, counts, filters.by, page=filters.page)
 
 
 def last_applied_syncs(user, filters: FigureFilters) -> dict[str, dt.datetime]:
@@ -567,6 +683,8 @@ figure_register(
         ],
         groupings=(G.REGION, G.INSTITUTION),
         rows=scorecard_rows,
+        main_column="issued",
+        main_measures=(K.COLLECTED,),
     )
 )
 

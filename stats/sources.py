@@ -83,6 +83,8 @@ figure_register(
         ],
         groupings=(G.REGION, G.MONTH, G.DAY, G.INSTITUTION),
         rows=fact_figure_rows,
+        main_column="losses",
+        main_measures=(K.LOSS_REPORTED,),
     )
 )
 trend_register(K.LOSS_REPORTED, _("losses reported"))
@@ -116,7 +118,7 @@ def use_counts(user, filters: FigureFilters) -> dict[Any, Counts]:
 
 
 def use_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
-    return table(figure, use_counts(user, filters), filters.by)
+    return table(figure, use_counts(user, filters), filters.by, page=filters.page)
 
 
 def use_fresh():
@@ -142,6 +144,8 @@ figure_register(
         ],
         groupings=(G.REGION, G.INSTITUTION, G.DAY, G.MONTH),
         rows=use_rows,
+        main_column=USES,
+        main_measures=(USES,),
         fresh=use_fresh,
     )
 )
