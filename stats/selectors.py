@@ -197,6 +197,8 @@ def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[A
     measures = list(measures)
     pieces, sums = _pieces(user, filters, measures, prefix)
     out: dict[Any, Counts] = defaultdict(dict)
+    if not pieces:  # an empty range (from after to)
+        return out
     for key, *values in _summed(pieces, sums):
         if filters.by == G.REGION:
             key = key.ljust(6, "0")
@@ -231,6 +233,8 @@ def fact_page(
         return CountsPage({}, {}, 0, 1)
     measures = list(measures)
     pieces, sums = _pieces(user, filters, measures, prefix)
+    if not pieces:  # an empty range (from after to)
+        return CountsPage({}, {}, 0, 1)
     compiled = [piece.query.sql_with_params() for piece in pieces]
     params = [param for _sql, piece_params in compiled for param in piece_params]
     # Every name below is one of our own annotations (m0, m1, ...), not input; the page is a parameter.

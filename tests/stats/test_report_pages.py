@@ -132,3 +132,13 @@ def test_the_report_page_shows_a_page_and_the_export_every_row(institutions, mak
     client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
     english = client.get(url, {**query, "p": "3"}).content.decode()
     assert "Rows 7–8 of 8, largest “cards issued to service points” first." in english
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("grouping", [Grouping.INSTITUTION, Grouping.REGION])
+def test_a_range_that_ends_before_it_starts_shows_nothing(institutions, make_user, grouping):
+    user = make_user("prov", roles=["统计员"], scope="610000")
+    today = timezone.localdate()
+    backwards = FigureFilters(date_from=today, date_to=today - dt.timedelta(days=1), by=grouping, page=1)
+    rows = figure_rows(user=user, name="issuance", filters=backwards)
+    assert rows[:-1] == [] and rows[-1]["issued"] == 0
