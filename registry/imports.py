@@ -25,8 +25,8 @@ Rules, the same for every import:
   (which serialises every journaled write of the node) for minutes. A commit that stops half-way leaves
   whole batches applied; running it again is safe, because apply_batch upserts by key and writes nothing for
   an unchanged row: re-importing the same file never duplicates. On PostgreSQL a thread with its own
-  connection applies the batches while the next one is read and checked (`_BatchWriter`): same batches, same
-  order, the first failure stops the commit.
+  connection applies the batches while the next one is read, checked and prepared (`_BatchWriter`,
+  `ImportSpec.prepare_batch`): same batches, same order, the first failure stops the commit.
 """
 
 from __future__ import annotations
@@ -209,6 +209,12 @@ class ImportSpec:
 
     `apply_batch(rows, *, actor) -> (created, updated)` is a durable action (one transaction) that upserts the
     rows by key; `validate_row(values, context) -> [(column_key, message), ...]` adds cross-field checks.
+    `prepare_batch(rows, *, actor, expect_new)`, optional, is the Python part of applying a batch (checking,
+    sealing, building what is sent), with no database writes: apply_batch then receives what it returned
+    instead of the rows. A commit prepares a batch in the reading thread, so that on PostgreSQL the writer
+    thread does only the database's part (waiting on the server, which releases the GIL) while the next batch
+    is read and prepared. `expect_new` is False when the last batch applied did not create all its rows (the
+    file names rows the node has): what only new rows need may then be left to apply_batch.
     """
 
     name: str
@@ -218,6 +224,7 @@ class ImportSpec:
     apply_batch: Callable[..., tuple[int, int]]
     validate_row: Callable[[dict, ImportContext], list[tuple[str, Any]]] | None = None
     batch_size: int = 1000
+    prepare_batch: Callable[..., Any] | None = None
 
     def column(self, key: str) -> ImportColumn:
         return next(column for column in self.columns if column.key == key)
@@ -889,9 +896,9 @@ class _BatchWriter:
     """Applies the batches of a commit through spec.apply_batch, in order.
 
     On PostgreSQL, outside a transaction, a thread of its own applies them (with its own database connection)
-    while the caller reads and checks the next batch: the server inserts, indexes and commits one batch while
-    Python parses the next, instead of each waiting for the other. At most one batch waits for the thread, so
-    memory stays at about three batches. The first failure of a batch stops the commit: the batches before it
+    while the caller reads, checks and prepares (spec.prepare_batch) the next batch: the server inserts,
+    indexes and commits one batch while Python parses the next, instead of each waiting for the other. At most
+    one batch waits for the thread, so memory stays at about three batches. The first failure of a batch stops the commit: the batches before it
     stay applied (each is its own transaction, as without the thread), the rest are not applied, and the
     error is raised to the caller. Elsewhere (SQLite, or inside a transaction as in tests) batches are applied
     as they come.
@@ -904,6 +911,7 @@ class _BatchWriter:
         self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
         self.error: BaseException | None = None
         self.done = 0  # rows of the file read up to the last batch applied
+        self.all_new = True  # the last batch applied created all its rows (none applied yet: True)
         self.queue: queue.Queue = queue.Queue(maxsize=1)
         self.thread: threading.Thread | None = None
 
@@ -914,18 +922,24 @@ class _BatchWriter:
         return self
 
     def put(self, batch: list[dict]) -> None:
+        if self.error is not None:
+            raise self.error
+        prepared = batch
+        if self.spec.prepare_batch is not None:
+            prepared = self.spec.prepare_batch(batch, actor=self.actor, expect_new=self.all_new)
         if not self.threaded:
-            self._apply(batch, self.result.total)
+            self._apply(prepared, len(batch), self.result.total)
             return
         if self.error is None:
-            self.queue.put((batch, self.result.total))
+            self.queue.put((prepared, len(batch), self.result.total))
         if self.error is not None:
             raise self.error
         if self.progress is not None:
             self.progress(self.done)
 
-    def _apply(self, batch: list[dict], read: int) -> None:
+    def _apply(self, batch: Any, rows: int, read: int) -> None:
         created, updated = self.spec.apply_batch(batch, actor=self.actor)
+        self.all_new = created == rows
         self.result.created += created
         self.result.updated += updated
         self.done = read
