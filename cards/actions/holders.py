@@ -900,8 +900,8 @@ def holder_import_prepare(*, actor: Actor, rows: list[dict], expect_new: bool = 
     import's): the rows checked and keyed by blind index, and (`expect_new`) every holder sealed as a new one,
     with the batch's journal payload. Raises the DomainError holder_import_batch raises for a bad row.
 
-    Without `expect_new` (the import's last batch created nobody: a file of registered holders) nothing is
-    sealed here; the write seals the holders that turn out to be new.
+    Without `expect_new` (the import's last batch found holders registered already) nothing is sealed here, and
+    the write looks the holders up first and seals those that turn out to be new.
     """
     prefix = actor_scope_prefix(actor)
     rules = None
