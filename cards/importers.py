@@ -1,9 +1,10 @@
 """The holder import from the regional platform ("cards.holders") and the reading of a population reference file
 for the comparison (比对), both through registry.imports.
 
-Rows are checked by cards.actions.holders.HolderRowRules (holder_validate's rules) and applied by
-cards.actions.holders.holder_import_batch, in batches of HOLDER_BATCH rows. Codes and their Chinese names are
-both accepted for sex, ethnicity and the other coded columns, as the regional platforms write either.
+Rows are checked by cards.actions.holders.HolderRowRules (holder_validate's rules), made ready in batches of
+HOLDER_BATCH rows by holder_import_prepare (in the reading thread) and written by holder_import_write. Codes and
+their Chinese names are both accepted for sex, ethnicity and the other coded columns, as the platforms write
+either.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from cards.actions.holders import HolderRowRules, holder_import_batch
+from cards.actions.holders import HolderBatch, HolderRowRules, holder_import_prepare, holder_import_write
 from cards.choices import (
     AddressType,
     ContactRelation,
@@ -217,8 +218,13 @@ def validate_holder_row(values: dict, context: ImportContext) -> list:
     return []
 
 
-def apply_holders(rows: list[dict], *, actor) -> tuple[int, int]:
-    """A batch of the import: the job being committed is named on the batch's audit row."""
+def prepare_holders(rows: list[dict], *, actor, expect_new: bool = True) -> HolderBatch:
+    """A batch of the import made ready in the reading thread: checked rows keyed, sealed, journal built."""
+    return holder_import_prepare(actor=actor, rows=rows, expect_new=expect_new)
+
+
+def apply_holders(batch: HolderBatch, *, actor) -> tuple[int, int]:
+    """A prepared batch of the import written: the job being committed is named on the batch's audit row."""
     from registry.models import ImportJob
 
     job_id = None
@@ -231,7 +237,7 @@ def apply_holders(rows: list[dict], *, actor) -> tuple[int, int]:
             .values_list("pk", flat=True)
             .first()
         )
-    return holder_import_batch(actor=actor, rows=rows, job_id=job_id, reason="import")
+    return holder_import_write(actor=actor, batch=batch, job_id=job_id, reason="import")
 
 
 def _contact_columns() -> list[ImportColumn]:
@@ -266,6 +272,7 @@ HOLDERS = register_import_spec(
         name=HOLDER_IMPORT,
         title=_("Holders"),
         key_column="document_number",
+        prepare_batch=prepare_holders,
         apply_batch=apply_holders,
         validate_row=validate_holder_row,
         batch_size=HOLDER_BATCH,

@@ -633,32 +633,46 @@ class _Writer:
 
 
 class _NewHolders:
-    """The batch's new holders, sealed as EncryptedTextField seals them, and their journal row's payload."""
+    """A batch's holders made ready for insertion as new ones, in Python alone: each sealed as EncryptedTextField
+    seals it (its COPY line on PostgreSQL, its row elsewhere; the two time stamps are added when it is written)
+    and the batch's journal payload. The write keeps those that turn out to be new (`keep`); what was not
+    sealed beforehand (`seal=False`, or the payload of fewer holders) is sealed when it is written."""
 
-    def __init__(self, now: dt.datetime):
+    def __init__(self, rows: dict[tuple[str, str], dict], *, seal: bool = True):
         self.sealer = BulkSealer()
         # The associated data of each personal field, in Resident.PERSONAL_FIELDS order.
         self.contexts = [Resident._meta.get_field(name).seal_context.encode() for name in PERSONAL]
         self.copy_mode = connection.vendor == "postgresql"
         self.escape = _copy_text if self.copy_mode else str
-        # COPY reads ISO 8601; SQLite holds what Django's adapter writes.
-        self.stamp = now.isoformat() if self.copy_mode else connection.ops.adapt_datetimefield_value(now)
-        self.changed_at = now.isoformat()
-        self.rows: list[tuple[dict, str]] = []  # (values, blind index)
-        # Each row's part of the journal payload, taken while its resident row is built: then it is built while
-        # the server is still inserting the rows sent before, which costs no time.
-        self.journal_parts: dict[
-            int, tuple[list, list]
-        ] = {}  # by id() of the row's values (alive till the end)
+        self.rows = rows
+        self.keys = list(rows)  # the holders to insert, in the file's order
+        # Per holder, its part of the journal payload (its codes and personal values, taken once) and the
+        # resident row built from it.
+        self.parts: dict[tuple[str, str], tuple[list, list]] = {}
+        self.records: dict[tuple[str, str], str | tuple] = {}
+        self.body: str | None = None
+        if seal:
+            self.seal()
 
-    def resident_row(self, values: dict, index: str) -> tuple:
-        # Built from the row's journal part (its codes and personal values, taken once), so a row's values are
-        # looked up once for both; the personal values are sealed in one call.
-        part = self.journal_parts.get(id(values))
-        if part is None:
-            part = self.journal_parts[id(values)] = self.journal_part(values, index)
+    def keep(self, keys) -> None:
+        """Only these holders are new after all (the others were registered before or meanwhile)."""
+        kept = [key for key in self.keys if key in keys]
+        if len(kept) != len(self.keys):
+            self.keys, self.body = kept, None
+
+    def seal(self) -> None:
+        """Seal the holders to insert that are not sealed yet, and their journal payload."""
+        parts, records = self.parts, self.records
+        for key in self.keys:
+            if key not in records:
+                part = parts[key] = self.journal_part(self.rows[key], key[1])
+                records[key] = self.resident_record(part)
+        if self.body is None and self.keys:
+            self.body = self.journal_body()
+
+    def resident_record(self, part: tuple[list, list]) -> str | tuple:
         plain, personal = part
-        _key, document_type, sex, ethnicity, born, region, type1, type2, education, marital, occupation = (
+        index, document_type, sex, ethnicity, born, region, type1, type2, education, marital, occupation = (
             plain
         )
         texts = list(personal)
@@ -669,8 +683,8 @@ class _NewHolders:
         name, number, address1, address2, phone1, phone2, contacts, health, rural = self.sealer.seal_many(
             texts, self.contexts
         )
-        escape, stamp = self.escape, self.stamp
-        return (
+        escape = self.escape
+        row = (
             name,
             document_type,
             number,
@@ -691,13 +705,25 @@ class _NewHolders:
             escape(occupation) if occupation else "",
             health,
             rural,
-            stamp,
-            stamp,
         )
+        return "\t".join(row) if self.copy_mode else row
+
+    def copy_text(self, now: dt.datetime) -> str:
+        """The new holders as COPY text of INSERT_COLUMNS (PostgreSQL)."""
+        self.seal()
+        stamp = now.isoformat()
+        end = f"\t{stamp}\t{stamp}\n"  # created_at, changed_at
+        return end.join(self.records[key] for key in self.keys) + end
+
+    def row_values(self, now: dt.datetime) -> list[tuple]:
+        """The new holders as rows of INSERT_COLUMNS (elsewhere)."""
+        self.seal()
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        return [(*self.records[key], stamp, stamp) for key in self.keys]
 
     def journal_key(self) -> str:
         """The batch row's key: the journal keys (blind indexes) of its first and last holder."""
-        return f"{self.rows[0][1]}..{self.rows[-1][1]}"
+        return f"{self.keys[0][1]}..{self.keys[-1][1]}"
 
     @staticmethod
     def journal_part(values: dict, index: str) -> tuple[list, list]:
@@ -721,23 +747,42 @@ class _NewHolders:
             personal[CONTACTS_AT] = []  # what holder_payload carries for no contacts
         return plain, personal
 
-    def journal_payload(self, job_id: int | None) -> dict:
-        """The cards.holder_batch payload (holder_batch_expand opens it): per holder, holder_payload's codes in
-        clear, and every holder's personal fields in one JSON list sealed once (not a token per value)."""
-        holders, personal, parts = [], [], self.journal_parts
-        for values, index in self.rows:
-            plain, private = parts.get(id(values)) or self.journal_part(values, index)
+    def journal_body(self) -> str:
+        """The cards.holder_batch payload but its job and time (holder_batch_expand opens it), as JSON text
+        (escaped for COPY on PostgreSQL): per holder, holder_payload's codes in clear, and every holder's personal
+        fields in one JSON list sealed once (not a token per value)."""
+        holders, personal, parts = [], [], self.parts
+        for key in self.keys:
+            plain, private = parts[key]
             holders.append(plain)
             personal.append(private)
         text = json.dumps(personal, ensure_ascii=False, separators=(",", ":"))
-        return {
-            "job": job_id,
-            "changed_at": self.changed_at,
+        body = {
             "columns": list(HOLDER_BATCH_COLUMNS),
             "holders": holders,
             "personal_columns": list(Resident.PERSONAL_FIELDS),
             "personal": {"sealed": self.sealer.seal(text, HOLDER_BATCH_CONTEXT.encode()), "json": True},
         }
+        return self.escape(json.dumps(body))
+
+    def journal_payload(self, job_id: int | None, now: dt.datetime) -> str:
+        """The batch row's payload as JSON text (json.dumps of the whole dict gives the same text)."""
+        self.seal()
+        head = json.dumps({"job": job_id, "changed_at": now.isoformat()})
+        return self.escape(head[:-1]) + ", " + self.body[1:]
+
+
+@dataclass
+class HolderBatch:
+    """A batch of holder rows made ready for writing without the database (holder_import_prepare): checked,
+    keyed by document type and blind index, every holder sealed as a new one would be. holder_import_write then
+    does the database's part alone, so an import's writer thread writes one batch while the reading thread
+    prepares the next (registry.imports.ImportSpec.prepare_batch)."""
+
+    prefix: str  # the region the rows were checked in (the actor's scope)
+    rows: dict[tuple[str, str], dict]  # (document type, blind index) -> the row's cleaned values
+    new: _NewHolders
+    expect_new: bool  # sealed beforehand, and first written without a look-up
 
 
 @contextmanager
@@ -757,90 +802,107 @@ def _index_scans():
             cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")
 
 
-def _insert_new(new: _NewHolders) -> set[str]:
+def _copy_in(cursor, table: str, text: str) -> None:
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in INSERT_COLUMNS)
+    with cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:  # noqa: S608
+        copy.write(text)
+
+
+def _insert_all(new: _NewHolders, now: dt.datetime) -> bool:
+    """Insert every holder of `new` in one statement; False, and nothing inserted, when one is registered."""
+    if not new.keys:
+        return True
+    with connection.cursor() as cursor:
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    _copy_in(cursor, Resident._meta.db_table, new.copy_text(now))
+                else:
+                    cursor.executemany(_insert_sql(), new.row_values(now))
+            return True
+        except (IntegrityError, connection.Database.IntegrityError):
+            return False  # psycopg's own error: COPY goes to the driver's cursor, past Django's error wrapper
+
+
+def _insert_sql() -> str:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(column) for column in INSERT_COLUMNS)
+    return f"INSERT INTO {quote(Resident._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))})"  # noqa: S608
+
+
+def _insert_new(new: _NewHolders, now: dt.datetime) -> set[str]:
     """Write the new holders; returns the blind indexes that turned out to exist (registered meanwhile)."""
-    if not new.rows:
+    # Straight into the table: the batch's holders were looked up a moment ago, so a conflict means someone
+    # registered one of them meanwhile; then the rows go one by one, or through a temporary table.
+    if _insert_all(new, now):
         return set()
     table = Resident._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            return _insert_new_rows(cursor, new)
-        # Straight into the table: the batch's holders were looked up a moment ago, so a conflict means
-        # someone registered one of them meanwhile; then the rows go through a temporary table instead.
-        try:
-            with transaction.atomic():
-                writer = _Writer(cursor, table, INSERT_COLUMNS)
-                try:
-                    for values, index in new.rows:
-                        writer.add(new.resident_row(values, index))
-                except BaseException as error:
-                    writer.finish(error)
-                    raise
-                writer.finish()
-            return set()
-        except (IntegrityError, connection.Database.IntegrityError):
-            pass  # psycopg's own error: COPY goes to the driver's cursor, past Django's error wrapper
+            return _insert_new_rows(cursor, new, now)
+        text = new.copy_text(now)
         quote = connection.ops.quote_name
         columns = ", ".join(quote(column) for column in INSERT_COLUMNS)
         cursor.execute(
             f"CREATE TEMPORARY TABLE hc_resident_import ON COMMIT DROP AS SELECT {columns} FROM {quote(table)} "  # noqa: S608
             "WITH NO DATA"
         )
-        # Sealed again (fresh nonces): this path is rare, and the text sent before may have been cut short.
-        writer = _Writer(cursor, "hc_resident_import", INSERT_COLUMNS)
-        for values, index in new.rows:
-            writer.add(new.resident_row(values, index))
-        writer.finish()
+        _copy_in(cursor, "hc_resident_import", text)
         cursor.execute(
             f"INSERT INTO {quote(table)} ({columns}) SELECT {columns} FROM hc_resident_import "  # noqa: S608
             "ON CONFLICT (document_type, document_index) DO NOTHING RETURNING document_index"
         )
         inserted = {row[0] for row in cursor.fetchall()}
         cursor.execute("DROP TABLE hc_resident_import")
-    return {index for _values, index in new.rows} - inserted
+    return {index for _type, index in new.keys} - inserted
 
 
-def _insert_new_rows(cursor, new: _NewHolders) -> set[str]:
-    """_insert_new without COPY (SQLite): one executemany, or row by row when a holder turns out to exist."""
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(column) for column in INSERT_COLUMNS)
-    insert = f"INSERT INTO {quote(Resident._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(INSERT_COLUMNS))})"  # noqa: S608
-    rows = [new.resident_row(values, index) for values, index in new.rows]
-    try:
-        with transaction.atomic():
-            cursor.executemany(insert, rows)
-        return set()
-    except IntegrityError:
-        pass
+def _insert_new_rows(cursor, new: _NewHolders, now: dt.datetime) -> set[str]:
+    """_insert_new without COPY (SQLite), row by row, for a batch of which a holder turned out to exist."""
+    insert = _insert_sql()
     inserted = set()
-    for row in rows:
+    for row in new.row_values(now):
         cursor.execute(
             f"{insert} ON CONFLICT (document_type, document_index) DO NOTHING RETURNING document_index", row
         )
         found = cursor.fetchone()
         if found is not None:
             inserted.add(found[0])
-    return {index for _values, index in new.rows} - inserted
+    return {index for _type, index in new.keys} - inserted
 
 
-@transaction.atomic(durable=True)
-def holder_import_batch(
-    *, actor: Actor, rows: list[dict], job_id: int | None = None, reason: str = ""
-) -> tuple[int, int]:
-    """Register or modify many holders at once, keyed by document type and number (a batch of an import).
+def _write_looked_up(prepared: dict, new: _NewHolders, now: dt.datetime) -> tuple[list[Resident], Tally]:
+    """Look the batch's holders up, update those that change and insert the others; the holders updated, and
+    which fields changed how often."""
+    # Existing holders are read without a lock, and only the fields the rows name are decrypted; those that
+    # would change are then locked and compared again (a re-import of an unchanged file locks nothing).
+    current = _read_existing([index for _type, index in prepared], prepared)
+    changing = [
+        pk for key, (pk, state) in current.items() if key in prepared and _changes(state.get, prepared[key])
+    ]
+    new.keep(prepared.keys() - current.keys())
+    updated, changed_fields = _apply_changes(_lock(pk__in=changing), prepared, now)
+    raced = _insert_new(new, now)
+    if raced:
+        # Registered by someone else since the look-up (and journaled by that registration): those the batch
+        # changes are updated, and journaled, as the others are.
+        late = {key: resident for key, resident in _lock(document_index__in=raced).items() if key in prepared}
+        late_updated, late_fields = _apply_changes(late, prepared, now)
+        updated += late_updated
+        changed_fields.update(late_fields)
+        new.keep({key for key in new.keys if key[1] not in raced})
+    return updated, changed_fields
 
-    Each row has what holder_register takes (document_type, document_number, name, sex, birth_date, region as
-    a Region or a county code, ethnicity) plus any of EDITABLE; contacts as a list. A new holder is
-    registered; an existing one gets the editable fields the row names (identity never changes), and an
-    unchanged one writes nothing. Rows are checked as holder_validate checks them (unless HolderRowRules has
-    checked them already, in the actor's region) and must lie in the actor's region. Returns (created,
-    updated).
+
+def holder_import_prepare(*, actor: Actor, rows: list[dict], expect_new: bool = True) -> HolderBatch:
+    """The Python part of holder_import_batch, which needs no database for rows HolderRowRules has checked (an
+    import's): the rows checked and keyed by blind index, and (`expect_new`) every holder sealed as a new one,
+    with the batch's journal payload. Raises the DomainError holder_import_batch raises for a bad row.
+
+    Without `expect_new` (the import's last batch found holders registered already) nothing is sealed here, and
+    the write looks the holders up first and seals those that turn out to be new.
     """
-    from registry.choices import JournalOp
-    from registry.imports import bulk_update_values
-    from registry.journal import JOURNAL_COUNTER, counter_take
-    from registry.models import JournalEntry
-
     prefix = actor_scope_prefix(actor)
     rules = None
     indexer = BlindIndexer(Resident._meta.get_field("document_index").family)
@@ -875,31 +937,52 @@ def holder_import_batch(
                 "duplicate_document",
             )
         prepared[key] = values
+    return HolderBatch(
+        prefix=prefix, rows=prepared, new=_NewHolders(prepared, seal=expect_new), expect_new=expect_new
+    )
 
+
+def holder_import_batch(
+    *, actor: Actor, rows: list[dict], job_id: int | None = None, reason: str = ""
+) -> tuple[int, int]:
+    """Register or modify many holders at once, keyed by document type and number (a batch of an import).
+
+    Each row has what holder_register takes (document_type, document_number, name, sex, birth_date, region as
+    a Region or a county code, ethnicity) plus any of EDITABLE; contacts as a list. A new holder is
+    registered; an existing one gets the editable fields the row names (identity never changes), and an
+    unchanged one writes nothing. Rows are checked as holder_validate checks them (unless HolderRowRules has
+    checked them already, in the actor's region) and must lie in the actor's region. Returns (created,
+    updated). holder_import_prepare, then holder_import_write (one transaction).
+    """
+    batch = holder_import_prepare(actor=actor, rows=rows)
+    return holder_import_write(actor=actor, batch=batch, job_id=job_id, reason=reason)
+
+
+@transaction.atomic(durable=True)
+def holder_import_write(
+    *, actor: Actor, batch: HolderBatch, job_id: int | None = None, reason: str = ""
+) -> tuple[int, int]:
+    """The database's part of holder_import_batch, for a batch holder_import_prepare made ready: look the
+    holders up, update those that change, insert the new ones, one audit row, the journal rows."""
+    from registry.choices import JournalOp
+    from registry.imports import bulk_update_values
+    from registry.journal import JOURNAL_COUNTER, counter_take
+    from registry.models import JournalEntry
+
+    if actor_scope_prefix(actor) != batch.prefix:
+        raise RuntimeError("a holder batch is written by the actor it was prepared for")
+    prepared, new = batch.rows, batch.new
     now = timezone.now()
-    # Existing holders are read without a lock, and only the fields the rows name are decrypted; those that
-    # would change are then locked and compared again (a re-import of an unchanged file locks nothing).
-    current = _read_existing([index for _type, index in prepared], prepared)
-    changing = [
-        pk for key, (pk, state) in current.items() if key in prepared and _changes(state.get, prepared[key])
-    ]
-    new = _NewHolders(now)
-    new.rows = [(values, key[1]) for key, values in prepared.items() if key not in current]
-    updated, changed_fields = _apply_changes(_lock(pk__in=changing), prepared, now)
-    raced = _insert_new(new)
-    late: dict[tuple[str, str], Resident] = {}
-    if raced:
-        # Registered by someone else since the look-up (and journaled by that registration): those the batch
-        # changes are updated, and journaled, as the others are.
-        late = {key: resident for key, resident in _lock(document_index__in=raced).items() if key in prepared}
-        late_updated, late_fields = _apply_changes(late, prepared, now)
-        updated += late_updated
-        changed_fields.update(late_fields)
-        new.rows = [(values, index) for values, index in new.rows if index not in raced]
+    if batch.expect_new and _insert_all(new, now):
+        # A batch of new holders (the import's last one was) goes in without looking them up first: the unique
+        # constraint finds a registered one, and then nothing is inserted and the batch goes the way below.
+        updated, changed_fields = [], Tally()
+    else:
+        updated, changed_fields = _write_looked_up(prepared, new, now)
     if updated:
         attnames = sorted({Resident._meta.get_field(name).attname for name in changed_fields})
         bulk_update_values(Resident, updated, [*attnames, "changed_at"])
-    created = len(new.rows)
+    created = len(new.keys)
     if created or updated:
         audit_record(
             actor=actor,
@@ -908,7 +991,7 @@ def holder_import_batch(
             reason=reason,
             changes={
                 "job": job_id,
-                "rows": len(rows),
+                "rows": len(prepared),
                 "created": created,
                 "updated": len(updated),
                 "fields": dict(changed_fields),
@@ -917,8 +1000,12 @@ def holder_import_batch(
     # The journal: one row for the batch's new holders (sealed once: cards.holder_batch), one per holder
     # changed (cards.holder, as journal_holder writes it). Numbered last, so the counter is locked only for
     # this insert.
-    entries = [(HOLDER_BATCH_KIND, new.journal_key(), new.journal_payload(job_id))] if new.rows else []
-    entries += [(HOLDER_KIND, resident.document_index, holder_payload(resident)) for resident in updated]
+    escape = _copy_text if connection.vendor == "postgresql" else str
+    entries = [(HOLDER_BATCH_KIND, new.journal_key(), new.journal_payload(job_id, now))] if new.keys else []
+    entries += [
+        (HOLDER_KIND, resident.document_index, escape(json.dumps(holder_payload(resident))))
+        for resident in updated
+    ]
     if entries:
         if connection.vendor == "postgresql":
             # The batch row's payload is large and goes to TOAST: lz4 (where the server has it) compresses it
@@ -935,14 +1022,13 @@ def holder_import_batch(
             if connection.vendor == "postgresql"
             else connection.ops.adapt_datetimefield_value(now)
         )
-        escape = _copy_text if connection.vendor == "postgresql" else str
         origin, op = settings.HC_REGION, str(JournalOp.UPSERT)
         with connection.cursor() as cursor:
             writer = _Writer(cursor, JournalEntry._meta.db_table, JOURNAL_COLUMNS)
             try:
                 for offset, (kind, key, payload) in enumerate(entries):
                     seq = str(first + offset)
-                    writer.add((seq, kind, escape(key), op, escape(json.dumps(payload)), origin, seq, stamp))
+                    writer.add((seq, kind, escape(key), op, payload, origin, seq, stamp))
             except BaseException as error:
                 writer.finish(error)
                 raise

@@ -442,3 +442,42 @@ def test_a_commit_in_several_batches_writes_each_once_also_from_the_writer_threa
     assert AuditEntry.objects.filter(action="holder.import").count() == 3
     again = import_commit(small, path, actor=actor)
     assert (again.created, again.updated, Resident.objects.count()) == (0, 0, 12)
+
+
+@pytest.mark.django_db
+def test_a_file_mixing_registered_and_new_holders_creates_the_new_ones_and_journals_them(
+    tmp_path, spec, actor
+):
+    # A batch of new holders goes in without a look-up only while the file's batches are all new; after a batch
+    # of registered holders the next is not sealed beforehand. Either way the same holders and journal rows.
+    import dataclasses
+
+    small = dataclasses.replace(spec, batch_size=3)
+    numbers = [make_id_number("610113", dt.date(1990, 1, 1) + dt.timedelta(days=n)) for n in range(9)]
+    known = [row(f"旧{n}", number, region="610113") for n, number in enumerate(numbers[:4])]
+    assert import_commit(small, write(tmp_path, "known.csv", csv_bytes(known)), actor=actor).created == 4
+    before = JournalEntry.objects.count()
+    # Batches: three registered holders (one of them with a new phone), three new ones, then two new ones
+    # around a registered one.
+    rows = [
+        known[0],
+        row("旧1", numbers[1], region="610113", phone="13900000001"),
+        known[2],
+        *[row(f"新{n}", numbers[n], region="610113") for n in (4, 5, 6)],
+        row("新7", numbers[7], region="610113"),
+        known[3],
+        row("新8", numbers[8], region="610113"),
+    ]
+    result = import_commit(small, write(tmp_path, "mixed.csv", csv_bytes(rows)), actor=actor)
+    assert (result.created, result.updated) == (5, 1)
+    assert Resident.objects.count() == 9
+    for n in (4, 5, 6, 7, 8):
+        holder = Resident.objects.get(**blind_lookup(Resident, "document_number", numbers[n]))
+        assert (holder.name, holder.document_number, holder.phone1) == (f"新{n}", numbers[n], "13800000001")
+    entries = list(JournalEntry.objects.order_by("seq"))[before:]
+    assert [entry.kind for entry in entries] == ["cards.holder", "cards.holder_batch", "cards.holder_batch"]
+    created = [key for entry in entries[1:] for key, _payload in holder_batch_expand(entry.payload)]
+    assert created == [blind_index(number, family="id_number") for number in numbers[4:]]
+    for entry in entries[1:]:
+        for key, payload in holder_batch_expand(entry.payload):
+            assert payload == unseal_payload(holder_payload(Resident.objects.get(document_index=key)))

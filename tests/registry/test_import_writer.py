@@ -3,6 +3,7 @@ read. A batch that fails stops the commit with its error: the batches before it 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -63,3 +64,46 @@ def test_on_postgresql_batches_are_written_by_a_thread_of_their_own(tmp_path):
     threads = {thread for _keys, thread in applied}
     expected = "import-writer" if connection.vendor == "postgresql" else threading.current_thread().name
     assert threads == {expected}
+
+
+def prepared_spec(prepared: list, applied: list) -> ImportSpec:
+    def prepare(rows, *, actor, expect_new):
+        prepared.append((expect_new, threading.current_thread().name))
+        return [row["key"].upper() for row in rows]
+
+    def apply(keys, *, actor):
+        applied.append((keys, threading.current_thread().name))
+        return (0, 0) if keys[0] == "K3" else (len(keys), 0)  # the second batch's rows are all known
+
+    return dataclasses.replace(toy_spec([]), prepare_batch=prepare, apply_batch=apply)
+
+
+@pytest.mark.django_db
+def test_a_spec_may_prepare_each_batch_and_apply_what_it_prepared(tmp_path):
+    prepared: list = []
+    applied: list = []
+    result = import_commit(prepared_spec(prepared, applied), toy_file(tmp_path, 10), actor=None)
+    assert [keys for keys, _thread in applied] == [
+        ["K0", "K1", "K2"],
+        ["K3", "K4", "K5"],
+        ["K6", "K7", "K8"],
+        ["K9"],
+    ]
+    assert result.created == 7
+    # Applied as they come here (in a transaction), so each batch is prepared knowing how the one before went:
+    # after a batch of known rows the next is not expected to be new.
+    assert [expect for expect, _thread in prepared] == [True, True, False, True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_batches_are_prepared_by_the_reading_thread_and_written_by_the_writer(tmp_path):
+    from django.db import connection
+
+    prepared: list = []
+    applied: list = []
+    result = import_commit(prepared_spec(prepared, applied), toy_file(tmp_path, 10), actor=None)
+    assert result.created == 7 and len(prepared) == len(applied) == 4
+    reader = threading.current_thread().name
+    assert {thread for _expect, thread in prepared} == {reader}
+    writer = "import-writer" if connection.vendor == "postgresql" else reader
+    assert {thread for _keys, thread in applied} == {writer}
