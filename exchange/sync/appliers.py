@@ -178,11 +178,13 @@ def _insert(model, records: list) -> None:
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     names = [field.attname for field in fields]
     if isinstance(records[0], dict):
-        defaults = [field.get_default() for field in fields]
-        rows = [
-            [record.get(name, default) for name, default in zip(names, defaults, strict=True)]
-            for record in records
-        ]
+        defaults = {name: field.get_default() for name, field in zip(names, fields, strict=True)}
+        # A merged dict keeps the defaults' (column) order: one merge per record instead of a look-up per column.
+        rows = [list({**defaults, **record}.values()) for record in records]
+        if any(
+            len(row) != len(names) for row in rows
+        ):  # a record naming more than columns: those are left out
+            rows = [[record.get(name, default) for name, default in defaults.items()] for record in records]
     else:
         rows = [[getattr(record, name) for name in names] for record in records]
     sealer = BulkSealer()
