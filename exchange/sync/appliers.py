@@ -540,7 +540,7 @@ def cards_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     indexes = blind_indexes([number for _row, number, *_rest in parsed], family="id_number")
     wanted = set(indexes.values())
     institutions = _institutions({code for *_rest, code in parsed if code})
-    here: dict[str, list[Card]] = {index: [] for index in wanted}  # by card index, newest first
+    here: dict[str, list[Card | _NewCard]] = {index: [] for index in wanted}  # by card index, newest first
     for card in (
         Card.objects.select_for_update(of=("self",))
         .select_related("medical_institution", "financial_institution")
@@ -556,7 +556,7 @@ def cards_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     ):
         holders.setdefault(index, pk)
     now = timezone.now()
-    new: list[Card] = []
+    new: list[_NewCard] = []
     changed: dict[int, tuple[Card, set[str]]] = {}
     conflicts: dict[str, list[dict]] = {}
     try:
