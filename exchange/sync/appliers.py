@@ -16,12 +16,13 @@ objects they name and one bulk write per table. Every other kind is applied row 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -64,12 +65,16 @@ def row_failure(row: dict, error: Exception) -> ApplyError | None:
     return None
 
 
+# What a row's own content can raise (row_failure names the row); anything else is the database's.
+ROW_ERRORS = (ApplyError, DomainError, KeyError, ValueError, TypeError)
+
+
 @contextmanager
 def applying(row: dict) -> Iterator[None]:
     """Errors raised inside name the row they came from (the reason a quarantined bundle shows)."""
     try:
         yield
-    except (ApplyError, DomainError, KeyError, ValueError, TypeError) as error:
+    except ROW_ERRORS as error:
         raise row_failure(row, error) from None
 
 
@@ -159,22 +164,58 @@ def _upsert(model, lookup: dict, values: dict):
 
 def _insert(model, records: list) -> None:
     """Insert new rows of `model` at once, each a model instance or a dict by column (attname); a column a dict
-    leaves out gets the field's default. Blind indexes are taken as given (no pre_save)."""
+    leaves out gets the field's default. Blind indexes are taken as given (no pre_save).
+
+    The values are made what the columns store here, in bulk (sealed with one BulkSealer, JSON dumped) and sent
+    as they are (bulk_insert_values(prepared=True)): a field's own get_db_prep_save per value costs more than
+    everything else an apply does with a row."""
+    from cards.actions.holders import BulkSealer
     from registry.imports import bulk_insert_values
+    from registry.protection import EncryptedJSONField, EncryptedTextField
 
     if not records:
         return
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     names = [field.attname for field in fields]
     if isinstance(records[0], dict):
-        defaults = [field.get_default() for field in fields]
-        rows = [
-            [record.get(name, default) for name, default in zip(names, defaults, strict=True)]
-            for record in records
-        ]
+        defaults = {name: field.get_default() for name, field in zip(names, fields, strict=True)}
+        # A merged dict keeps the defaults' (column) order: one merge per record instead of a look-up per column.
+        rows = [list({**defaults, **record}.values()) for record in records]
+        if any(
+            len(row) != len(names) for row in rows
+        ):  # a record naming more than columns: those are left out
+            rows = [[record.get(name, default) for name, default in defaults.items()] for record in records]
     else:
         rows = [[getattr(record, name) for name in names] for record in records]
-    bulk_insert_values(model, names, rows)
+    sealer = BulkSealer()
+    for at, field in enumerate(fields):
+        if isinstance(field, EncryptedTextField):
+            context = field.seal_context.encode()
+            as_json = isinstance(field, EncryptedJSONField)
+            for row in rows:
+                row[at] = _sealed(row[at], context, sealer, as_json=as_json)
+        elif isinstance(field, models.JSONField):
+            dump = json.JSONEncoder(cls=field.encoder).encode if field.encoder else _JSON.encode
+            for row in rows:
+                if row[at] is not None:
+                    row[at] = dump(row[at])
+    bulk_insert_values(model, names, rows, prepared=True)
+
+
+_JSON = json.JSONEncoder()
+
+
+def _sealed(value, context: bytes, sealer, *, as_json: bool):
+    """What EncryptedTextField / EncryptedJSONField.get_prep_value stores for `value` (BulkSealer's token)."""
+    if as_json:
+        if value is None:
+            return None
+        if isinstance(value, str):  # already JSON text
+            value = json.loads(value) if value else []
+        return sealer.seal(json.dumps(value, ensure_ascii=False, separators=(",", ":")), context)
+    if value in (None, ""):
+        return value
+    return sealer.seal(str(value), context)
 
 
 # --- Registry ------------------------------------------------------------------------------------------
@@ -310,8 +351,8 @@ def holders_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     from registry.imports import bulk_update_values
 
     holders: list[tuple[dict, str, str, dict]] = []  # (row, document type, document number, values)
-    for row, clear in rows:
-        with applying(row):
+    try:
+        for row, clear in rows:
             if row["kind"] == "cards.holder_batch":
                 # The batch's personal token was sealed again with this node's keys (row["sealed_payload"]).
                 expanded = [holder for _key, holder in holder_batch_expand(row["sealed_payload"])]
@@ -320,6 +361,8 @@ def holders_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
             for holder in expanded:
                 number = _text(holder, "document_number")
                 holders.append((row, holder["document_type"], number, _holder_values(holder)))
+    except ROW_ERRORS as error:  # (one try for the run: a context manager per row costs more)
+        raise row_failure(row, error) from None
     indexes = blind_indexes([number for _row, _type, number, _values in holders], family="id_number")
     here = {
         (resident.document_type, resident.document_index): resident
@@ -457,20 +500,47 @@ def card_apply(ctx: ApplyContext, row: dict, payload: dict) -> None:
         uniqueness_check(card, origin=row["origin_node"])
 
 
+class _NewCard:
+    """A card a run of cards.card rows inserts, as cards_apply_batch reads and changes it: the fields of a Card
+    (attributes by field name; an institution as its object) without making a model instance, which costs more
+    than the rest of the row's apply."""
+
+    pk = None
+    medical_institution = None
+    financial_institution = None
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    @property
+    def issuing_point(self):
+        return self.medical_institution or self.financial_institution
+
+    def columns(self) -> dict:
+        """By column (attname), as _insert takes a new row."""
+        columns = dict(self.__dict__)
+        for name in ("medical_institution", "financial_institution"):
+            institution = columns.pop(name, None)
+            columns[f"{name}_id"] = institution.pk if institution is not None else None
+        return columns
+
+
 def cards_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     """cards.card rows: card_apply for each in order, against the cards of the run's numbers read once (locked),
     then one bulk insert of the new cards and one update of those that change."""
     from registry.imports import bulk_update_values
 
     parsed = []  # (row, card number, chip serial, values, institution code)
-    for row, clear in rows:
-        with applying(row):
+    try:
+        for row, clear in rows:
             number, chip = _text(clear, "card_no"), clear["chip_serial"]
             parsed.append((row, number, chip, _card_values(clear), clear.get("institution_code", "")))
+    except ROW_ERRORS as error:  # (one try for the run: a context manager per row costs more)
+        raise row_failure(row, error) from None
     indexes = blind_indexes([number for _row, number, *_rest in parsed], family="id_number")
     wanted = set(indexes.values())
     institutions = _institutions({code for *_rest, code in parsed if code})
-    here: dict[str, list[Card]] = {index: [] for index in wanted}  # by card index, newest first
+    here: dict[str, list[Card | _NewCard]] = {index: [] for index in wanted}  # by card index, newest first
     for card in (
         Card.objects.select_for_update(of=("self",))
         .select_related("medical_institution", "financial_institution")
@@ -486,11 +556,11 @@ def cards_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     ):
         holders.setdefault(index, pk)
     now = timezone.now()
-    new: list[Card] = []
+    new: list[_NewCard] = []
     changed: dict[int, tuple[Card, set[str]]] = {}
     conflicts: dict[str, list[dict]] = {}
-    for row, number, chip, values, code in parsed:
-        with applying(row):
+    try:
+        for row, number, chip, values, code in parsed:
             index = indexes[number]
             values = {**values, **institutions.get(code, {})}
             cards = here[index]
@@ -506,7 +576,7 @@ def cards_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
             if card is None:
                 if index not in holders:
                     raise ApplyError(HOLDER_NOT_HERE)
-                card = Card(
+                card = _NewCard(
                     card_no=number,
                     card_index=index,
                     chip_serial=chip,
@@ -533,7 +603,9 @@ def cards_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
                     conflicts[index] = [_card_record(card, row["origin_node"])] + [
                         _card_record(other, other.region_id) for other in others
                     ]
-    _insert(Card, new)
+    except ROW_ERRORS as error:  # (one try for the run: a context manager per row costs more)
+        raise row_failure(row, error) from None
+    _insert(Card, [card.columns() for card in new])
     if changed:
         fields = sorted(set().union(*(names for _card, names in changed.values())))
         bulk_update_values(Card, [card for card, _names in changed.values()], fields)
@@ -604,10 +676,12 @@ def events_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
     """cards.event rows: event_apply for each, with the holders and cards they name read once and the events
     inserted in one go (events refer to cards and holders only, which a bundle applies before its events)."""
     parsed = []  # (row, payload, holder's document number, card number)
-    for row, clear in rows:
-        with applying(row):
+    try:
+        for row, clear in rows:
             card_no = clear.get("card_no") or ""
             parsed.append((row, clear, _text(clear, "holder_document"), card_no))
+    except ROW_ERRORS as error:  # (one try for the run: a context manager per row costs more)
+        raise row_failure(row, error) from None
     indexes = blind_indexes(
         [holder for _r, _p, holder, _c in parsed] + [card for *_rest, card in parsed if card],
         family="id_number",
@@ -634,8 +708,8 @@ def events_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
             by_chip.setdefault((index, chip), pk)
             newest_card.setdefault(index, pk)
     events = []
-    for row, payload, holder, card_no in parsed:
-        with applying(row):
+    try:
+        for row, payload, holder, card_no in parsed:
             document_type = payload.get("holder_document_type")
             index = indexes[holder]
             resident = typed.get((index, document_type)) if document_type else newest_holder.get(index)
@@ -648,6 +722,8 @@ def events_apply_batch(ctx: ApplyContext, rows: list[Row]) -> None:
                 if card is None and not chip:
                     card = newest_card.get(indexes[card_no])
             events.append(_event(row, payload, resident, card))
+    except ROW_ERRORS as error:  # (one try for the run: a context manager per row costs more)
+        raise row_failure(row, error) from None
     _insert(CardEvent, events)
     if events:
         # A bulk insert sends no post_save, which is how a saved event asks the daily counts to fold after the

@@ -35,22 +35,32 @@ def payload_seal(kind: str, payload: dict) -> dict:
 
 
 class PayloadSealer:
-    """payload_seal for the many rows of a bundle: registry.protection.seal's token, with the key ring and the
-    cipher looked up once (cards.actions.holders.BulkSealer) instead of once per value."""
+    """payload_seal for the many rows of a bundle: registry.protection.seal's token, with the key ring, the cipher
+    and each field's encryption context looked up once (cards.actions.holders.BulkSealer) instead of once per
+    value."""
 
     def __init__(self):
         from cards.actions.holders import BulkSealer
 
         self.sealer = BulkSealer()
+        self.contexts: dict[tuple[str, str], bytes] = {}
 
     def seal(self, kind: str, payload: dict) -> dict:
-        sealed = dict(payload)
+        return self.seal_and_clear(kind, payload)[0]
+
+    def seal_and_clear(self, kind: str, payload: dict) -> tuple[dict, dict]:
+        """(payload_seal(kind, payload), payload_clear(payload)) in one pass over the fields."""
+        sealed, clear = dict(payload), dict(payload)
         for field, value in payload.items():
             if isinstance(value, dict) and "open" in value:
-                rest = {k: v for k, v in value.items() if k != "open"}
-                context = _context(kind, field).encode()
-                sealed[field] = {"sealed": self.sealer.seal(value["open"], context), **rest}
-        return sealed
+                context = self.contexts.get((kind, field))
+                if context is None:
+                    context = self.contexts[kind, field] = _context(kind, field).encode()
+                rest = dict(value)
+                text = rest.pop("open")
+                sealed[field] = {"sealed": self.sealer.seal(text, context), **rest}
+                clear[field] = json.loads(text) if value.get("json") else text
+        return sealed, clear
 
 
 def payload_clear(payload: dict) -> dict:
