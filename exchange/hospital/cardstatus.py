@@ -83,6 +83,8 @@ STATUS_CODES = {
 }
 PERMANENT = {Code.CANCELLED, Code.REPLACED}
 SEPARATORS = re.compile(r"[\s:-]+")
+# The columns of a card's row as _read returns it (after the part and the blind index).
+SERIAL, STATUS, SINCE, EXPIRES, PK = 2, 3, 4, 5, 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,9 @@ def card_status_check_numbered(
     checks = [
         CardCheck(card_no, chip, code)
         if row is None
-        else CardCheck(card_no, row[0] or chip, code, row[1], _datetime(row[2]), _date(row[3]))
+        else CardCheck(
+            card_no, row[SERIAL] or chip, code, row[STATUS], _datetime(row[SINCE]), _date(row[EXPIRES])
+        )
         for card_no, chip, code, row in found
     ]
     return checks, number
@@ -168,7 +172,9 @@ def _look_up(pairs, detail: bool) -> tuple[list[tuple], int]:
             person_listed, card_reason = False, None
         row = _pick(candidates, chip) if candidates else None
         code = _code(card_no, row, bool(candidates), person_listed, card_reason, today)
-        found.append((card_no, chip, code, None) if row is None else (card_no, row[0] or chip, code, row))
+        found.append(
+            (card_no, chip, code, None) if row is None else (card_no, row[SERIAL] or chip, code, row)
+        )
     return found, number
 
 
@@ -236,13 +242,14 @@ def _read(
             raise
         connection.close()  # the kept connection was dead (database restarted, dropped by the network)
         rows = _fetch(statement, params)
-    for kind, index, text, status, since, expires_on, value in rows:
+    for row in rows:
+        kind = row[0]
         if kind == 0:
-            cards.setdefault(index, []).append((text, status, since, expires_on, value))
+            cards.setdefault(row[1], []).append(row)  # kept whole: SERIAL, STATUS... index into it
         elif kind == 1:
-            listed[value] = text
+            listed[row[PK]] = row[SERIAL]  # subject, reason
         else:
-            number = value
+            number = row[PK]
     return cards, listed, number
 
 
@@ -299,15 +306,15 @@ def _prepared_cursor():
 
 
 def _pick(candidates, chip: str):
-    """The card in the reader among the number's cards (rows: serial, status, since, expires on, id)."""
+    """The card in the reader among the number's cards (rows as _read returns them)."""
     if chip:
         for row in candidates:
-            if row[0] == chip:
+            if row[SERIAL] == chip:
                 return row
         return None
     # No chip given: the holder's card in hand, else the newest.
-    in_hand = [row for row in candidates if row[1] in Card.IN_HAND]
-    return max(in_hand or candidates, key=lambda row: row[4], default=None)
+    in_hand = [row for row in candidates if row[STATUS] in Card.IN_HAND]
+    return max(in_hand or candidates, key=lambda row: row[PK], default=None)
 
 
 def _code(card_no: str, row, known: bool, person_listed: bool, card_reason, today) -> str:
@@ -321,13 +328,13 @@ def _code(card_no: str, row, known: bool, person_listed: bool, card_reason, toda
         if not known and not _valid_id_number(card_no):
             return Code.INVALID
         return Code.UNKNOWN_HERE
-    code = STATUS_CODES.get(row[1], Code.UNKNOWN_HERE)
+    code = STATUS_CODES.get(row[STATUS], Code.UNKNOWN_HERE)
     if code not in PERMANENT:
         if person_listed:
             code = Code.BLACKLISTED_PERSON
         elif card_reason and code == Code.ACTIVE:
             code = lists.CARD_REASON_CODES.get(card_reason, Code.BLACKLISTED_CARD)
-        elif code == Code.ACTIVE and row[3] is not None and _date(row[3]) < today:
+        elif code == Code.ACTIVE and row[EXPIRES] is not None and _date(row[EXPIRES]) < today:
             code = Code.EXPIRED
     return code
 
