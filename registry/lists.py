@@ -81,6 +81,27 @@ def person_subject(id_number: str) -> int:
     return _identifier("person", id_number.strip().upper())
 
 
+def card_subjects(pairs) -> dict[tuple[str, str], int]:
+    """{(card number, chip serial): card_subject(...)} for many cards (verify-batch checks a thousand a call)."""
+    return _identifiers("card", pairs, lambda pair: f"{pair[0].strip().upper()}|{pair[1].strip().upper()}")
+
+
+def person_subjects(id_numbers) -> dict[str, int]:
+    """{ID number: person_subject(ID number)} for many holders."""
+    return _identifiers("person", id_numbers, lambda number: number.strip().upper())
+
+
+def _identifiers(kind: str, keys, text) -> dict:
+    """{key: _identifier(kind, *parts)}, text(key) giving the parts joined by "|": the prefix is hashed once, copied."""
+    prefix = hashlib.sha256(f"{SCHEME}|{kind}|".encode())
+    identifiers = {}
+    for key in keys:
+        digest = prefix.copy()
+        digest.update(text(key).encode())
+        identifiers[key] = int.from_bytes(digest.digest()[:8], "big") - _TOP_BIT
+    return identifiers
+
+
 def sam_subject(sam_serial: str) -> int:
     return _identifier("sam", sam_serial.strip().upper())
 

@@ -143,6 +143,9 @@ def sealed_key_id(token: str) -> str:
     return token.split(".", 2)[1] if token else ""
 
 
+_SHA256_BLOCK = 64  # bytes: HMAC pads its key to the hash's block
+
+
 def normalise_for_index(value: str) -> str:
     # str.split() splits on exactly the characters re's \s matches, at an eighth of re.sub's cost (a catch-up
     # indexes millions of numbers).
@@ -156,14 +159,23 @@ def blind_index(value: str, *, family: str) -> str:
 
 
 def blind_indexes(values, *, family: str) -> dict[str, str]:
-    """{value: blind_index(value)} for many values: the keyed HMAC is set up once and copied per value."""
-    keyed = hmac.new(keyring().index_key, f"{family}\x1f".encode(), hashlib.sha256)
+    """{value: blind_index(value)} for many values (verify-batch: a thousand a call), the same HMAC written out
+    (RFC 2104) on two SHA-256 states keyed once and copied per value: a third of what the hmac module's per-value
+    copy and wrappers cost. A value without whitespace (an ID number) is only upper-cased, no regular expression."""
+    key = keyring().index_key
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in key) + f"{family}\x1f".encode())
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in key))
     indexes = {}
     for value in values:
         if value not in indexes:
-            mac = keyed.copy()
-            mac.update(normalise_for_index(value).encode())
-            indexes[value] = mac.hexdigest()[:40]
+            mac = inner.copy()
+            mac.update((value.upper() if value.isalnum() else normalise_for_index(value)).encode())
+            digest = outer.copy()
+            digest.update(mac.digest())
+            indexes[value] = digest.hexdigest()[:40]
     return indexes
 
 

@@ -83,6 +83,8 @@ STATUS_CODES = {
 }
 PERMANENT = {Code.CANCELLED, Code.REPLACED}
 SEPARATORS = re.compile(r"[\s:-]+")
+# The columns of a card's row as _read returns it (after the part and the blind index).
+SERIAL, STATUS, SINCE, EXPIRES, PK = 2, 3, 4, 5, 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,25 +126,56 @@ def card_status_check_numbered(
     pairs: list[tuple[str, str]], *, detail: bool = True
 ) -> tuple[list[CardCheck], int]:
     """The checks and the blacklist number they were made against, read in one query (so they agree).
-    `detail=False` (verify-batch) leaves out the status change time, which only the single check shows."""
-    normal = [(normal_card_no(card_no), normal_chip(chip)) for card_no, chip in pairs]
-    index_of = blind_indexes((card_no for card_no, _chip in normal if card_no), family=ID_FAMILY)
-    person_of = {card_no: lists.person_subject(card_no) for card_no in index_of}
-    card_of = {pair: lists.card_subject(*pair) for pair in normal if pair[0] and pair[1]}
-    cards, listed, number = _read(set(index_of.values()), {*person_of.values(), *card_of.values()}, detail)
-    today = timezone.localdate()
+    `detail=False` leaves out the status change time, which only the single check shows."""
+    found, number = _look_up(pairs, detail)
     checks = [
-        _check(
-            card_no,
-            chip,
-            cards.get(index_of.get(card_no), ()),
-            person_of.get(card_no) in listed,
-            listed.get(card_of.get((card_no, chip))),
-            today,
+        CardCheck(card_no, chip, code)
+        if row is None
+        else CardCheck(
+            card_no, row[SERIAL] or chip, code, row[STATUS], _datetime(row[SINCE]), _date(row[EXPIRES])
         )
-        for card_no, chip in normal
+        for card_no, chip, code, row in found
     ]
     return checks, number
+
+
+def card_status_codes(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str, str]], int]:
+    """verify-batch's form of the checks: (card number, chip serial, code) per pair, in order, and the blacklist
+    number; no CardCheck per card (a thousand a call)."""
+    found, number = _look_up(pairs, detail=False)
+    return [(card_no, chip, code) for card_no, chip, code, _row in found], number
+
+
+def _look_up(pairs, detail: bool) -> tuple[list[tuple], int]:
+    """(card number, chip, code, the card's row or None) per pair, normalised, and the list number. The blind
+    index and the holder's subject are computed once per distinct number."""
+    normal = []
+    for card_no, chip in pairs:
+        chip = chip or ""
+        # normal_chip without its regular expression for the usual serial (letters and digits only)
+        normal.append((normal_card_no(card_no), chip.upper() if chip.isalnum() else normal_chip(chip)))
+    index_of = blind_indexes({card_no for card_no, _chip in normal if card_no}, family=ID_FAMILY)
+    person_of = lists.person_subjects(index_of)
+    card_of = lists.card_subjects({pair for pair in normal if pair[0] and pair[1]})
+    cards, listed, number = _read(index_of.values(), {*person_of.values(), *card_of.values()}, detail)
+    today = timezone.localdate()
+    found = []
+    for card_no, chip in normal:
+        if not card_no:
+            found.append((card_no, chip, Code.INVALID, None))
+            continue
+        candidates = cards.get(index_of[card_no], ())
+        if listed:  # rarely: one of these subjects is on the list
+            person_listed = person_of[card_no] in listed
+            card_reason = listed.get(card_of[card_no, chip]) if chip else None
+        else:
+            person_listed, card_reason = False, None
+        row = _pick(candidates, chip) if candidates else None
+        code = _code(card_no, row, bool(candidates), person_listed, card_reason, today)
+        found.append(
+            (card_no, chip, code, None) if row is None else (card_no, row[SERIAL] or chip, code, row)
+        )
+    return found, number
 
 
 @functools.cache
@@ -173,7 +206,7 @@ def _statements(vendor: str, detail: bool) -> tuple[str, str, str]:
     return cards, entries, number
 
 
-def _one_of(values: set, params: list, cast: str = "") -> str:
+def _one_of(values, params: list, cast: str = "") -> str:
     """On PostgreSQL one text parameter split by the server (a thousand values: one placeholder, no per-value
     adaptation); elsewhere IN with a placeholder each. The values are our own hex digests and integers."""
     if connection.vendor == "postgresql":
@@ -184,7 +217,7 @@ def _one_of(values: set, params: list, cast: str = "") -> str:
 
 
 def _read(
-    indexes: set[str], subjects: set[int], detail: bool = True
+    indexes, subjects: set[int], detail: bool = True
 ) -> tuple[dict[str, list[tuple]], dict[int, str], int]:
     """The cards with these blind indexes, the subjects currently on the blacklist and its number: one
     statement (UNION ALL of three index lookups), one round trip, no ORM compilation per call."""
@@ -209,13 +242,14 @@ def _read(
             raise
         connection.close()  # the kept connection was dead (database restarted, dropped by the network)
         rows = _fetch(statement, params)
-    for kind, index, text, status, since, expires_on, value in rows:
+    for row in rows:
+        kind = row[0]
         if kind == 0:
-            cards.setdefault(index, []).append((index, text, status, since, expires_on, value))
+            cards.setdefault(row[1], []).append(row)  # kept whole: SERIAL, STATUS... index into it
         elif kind == 1:
-            listed[value] = text
+            listed[row[PK]] = row[SERIAL]  # subject, reason
         else:
-            number = value
+            number = row[PK]
     return cards, listed, number
 
 
@@ -272,36 +306,37 @@ def _prepared_cursor():
 
 
 def _pick(candidates, chip: str):
+    """The card in the reader among the number's cards (rows as _read returns them)."""
     if chip:
-        return next((row for row in candidates if row[1] == chip), None)
+        for row in candidates:
+            if row[SERIAL] == chip:
+                return row
+        return None
     # No chip given: the holder's card in hand, else the newest.
-    in_hand = [row for row in candidates if row[2] in Card.IN_HAND]
-    return max(in_hand or candidates, key=lambda row: row[5], default=None)
+    in_hand = [row for row in candidates if row[STATUS] in Card.IN_HAND]
+    return max(in_hand or candidates, key=lambda row: row[PK], default=None)
 
 
-def _check(card_no: str, chip: str, candidates, person_listed: bool, card_reason, today) -> CardCheck:
-    if not card_no:
-        return CardCheck(card_no, chip, Code.INVALID)
-    row = _pick(candidates, chip)
+def _code(card_no: str, row, known: bool, person_listed: bool, card_reason, today) -> str:
+    """The answer for one card: `row` the card picked (None: no such card here), `known` whether the number has
+    cards here, the holder's and the card's blacklist standing."""
     if row is None:
         if card_reason:
-            return CardCheck(card_no, chip, lists.CARD_REASON_CODES.get(card_reason, Code.BLACKLISTED_CARD))
+            return lists.CARD_REASON_CODES.get(card_reason, Code.BLACKLISTED_CARD)
         if person_listed:
-            return CardCheck(card_no, chip, Code.BLACKLISTED_PERSON)
-        if not candidates and not _valid_id_number(card_no):
-            return CardCheck(card_no, chip, Code.INVALID)
-        return CardCheck(card_no, chip, Code.UNKNOWN_HERE)
-    _index, serial, status, since, expires_on, _pk = row
-    expires_on = _date(expires_on)
-    code = STATUS_CODES.get(status, Code.UNKNOWN_HERE)
+            return Code.BLACKLISTED_PERSON
+        if not known and not _valid_id_number(card_no):
+            return Code.INVALID
+        return Code.UNKNOWN_HERE
+    code = STATUS_CODES.get(row[STATUS], Code.UNKNOWN_HERE)
     if code not in PERMANENT:
         if person_listed:
             code = Code.BLACKLISTED_PERSON
         elif card_reason and code == Code.ACTIVE:
             code = lists.CARD_REASON_CODES.get(card_reason, Code.BLACKLISTED_CARD)
-        elif code == Code.ACTIVE and expires_on is not None and expires_on < today:
+        elif code == Code.ACTIVE and row[EXPIRES] is not None and _date(row[EXPIRES]) < today:
             code = Code.EXPIRED
-    return CardCheck(card_no, serial or chip, code, status, _datetime(since), expires_on)
+    return code
 
 
 def _datetime(value):

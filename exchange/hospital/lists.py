@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from registry.choices import ListName, ListReason
 from registry.lists import _counter as counter_name  # noqa: F401  (the list number's counter: cardstatus reads it)
-from registry.lists import card_subject, list_number, person_subject  # noqa: F401  (re-exported for views)
+from registry.lists import (  # noqa: F401  (re-exported for views and cardstatus)
+    card_subject,
+    card_subjects,
+    list_number,
+    person_subject,
+    person_subjects,
+)
 from registry.models import ListEntry
 
 BLACKLIST, WHITELIST = ListName.BLACKLIST, ListName.WHITELIST

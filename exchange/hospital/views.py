@@ -35,6 +35,7 @@ from exchange.hospital.cardstatus import (
     MESSAGES,
     USABLE,
     card_status_check_numbered,
+    card_status_codes,
     normal_card_no,
     normal_chip,
 )
@@ -338,14 +339,15 @@ class VerifyBatchView(PartnerView):
         ],
     )
     def post(self, request):
-        pairs = _batch_pairs(request.data)
-        checks, number = card_status_check_numbered(pairs, detail=False)
-        results = [_check_dict(check) for check in checks]
+        checks, number = card_status_codes(_batch_pairs(request.data))
         answer = {
             "list_number": number,
             "checked_at": timezone.now(),
-            "counts": dict(Counter(check.code for check in checks)),
-            "results": results,
+            "counts": dict(Counter(code for _card_no, _chip, code in checks)),
+            "results": [
+                {"card_no": card_no, "chip": chip, "code": code, "usable": code in USABLE}
+                for card_no, chip, code in checks
+            ],
         }
         return Response(answer)
 

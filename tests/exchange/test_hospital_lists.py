@@ -87,3 +87,85 @@ def test_blacklist_delta_since(api, system_actor):
 def test_whitelist_snapshot(api):
     response = api.get(f"{BASE}/whitelist/snapshot", ACCEPT="application/json")
     assert response.status_code == 200 and response.json()["list"] == "whitelist"
+
+
+def test_verify_batch_answers_every_situation_as_the_single_check_does(api, active_card, system_actor):
+    """One batch holding every answer code, chip mismatches, a missing chip and a chip written with separators:
+    each result is what was expected and what the single check answers for the same card."""
+    import datetime as dt
+
+    from cards.choices import CardStatus
+    from cards.models import Card
+    from tests.exchange.conftest import make_id_number
+
+    def card(status=CardStatus.ACTIVE, **changes):
+        made = active_card()
+        Card.objects.filter(pk=made.pk).update(status=status, **changes)
+        return made
+
+    active, expired = card(), card(expires_on=dt.date(2020, 1, 1))
+    not_issued, lost = card(CardStatus.DISPATCHED), card(CardStatus.LOST)
+    cancelled, replaced = card(CardStatus.CANCELLED), card(CardStatus.REPLACED)
+    card_listed, card_listed_lost = card(), card()
+    person_listed, cancelled_person_listed = card(), card(CardStatus.CANCELLED)
+    unknown_number, listed_elsewhere, person_elsewhere = make_id_number(), make_id_number(), make_id_number()
+    _add(
+        system_actor,
+        EntryType.CARD,
+        lists.card_subject(card_listed.card_no, card_listed.chip_serial),
+        "manual",
+    )
+    _add(
+        system_actor,
+        EntryType.CARD,
+        lists.card_subject(card_listed_lost.card_no, card_listed_lost.chip_serial),
+        ListReason.LOST,
+    )
+    _add(system_actor, EntryType.CARD, lists.card_subject(listed_elsewhere, "CHIP7"), ListReason.REPLACED)
+    for number in (person_listed.card_no, cancelled_person_listed.card_no, person_elsewhere):
+        _add(system_actor, EntryType.PERSON, lists.person_subject(number), ListReason.INELIGIBLE)
+    cases = [
+        (active.card_no, active.chip_serial, "active"),
+        (
+            active.card_no.lower(),
+            ":".join(active.chip_serial[i : i + 2] for i in range(0, 16, 2)).lower(),
+            "active",
+        ),
+        (active.card_no, "", "active"),  # no chip: the holder's card
+        (active.card_no, "FFFF0000", "unknown_here"),  # a chip this number does not have here
+        (expired.card_no, expired.chip_serial, "expired"),
+        (not_issued.card_no, not_issued.chip_serial, "not_issued"),
+        (lost.card_no, lost.chip_serial, "lost"),
+        (cancelled.card_no, cancelled.chip_serial, "cancelled"),
+        (replaced.card_no, replaced.chip_serial, "replaced"),
+        (card_listed.card_no, card_listed.chip_serial, "blacklisted_card"),
+        (card_listed_lost.card_no, card_listed_lost.chip_serial, "lost"),
+        (person_listed.card_no, person_listed.chip_serial, "blacklisted_person"),
+        (person_listed.card_no, "FFFF0000", "blacklisted_person"),
+        (cancelled_person_listed.card_no, cancelled_person_listed.chip_serial, "cancelled"),
+        (person_elsewhere, "CHIP1", "blacklisted_person"),
+        (listed_elsewhere, "CHIP7", "replaced"),
+        (listed_elsewhere, "CHIP8", "unknown_here"),
+        (unknown_number, "ABC", "unknown_here"),
+        ("123456", "ABC", "invalid"),
+        ("   ", "ABC", "invalid"),
+    ]
+    answer = api.post(
+        f"{BASE}/cards/verify-batch", {"cards": [{"card_no": no, "chip": chip} for no, chip, _code in cases]}
+    ).json()
+    assert [result["code"] for result in answer["results"]] == [code for _no, _chip, code in cases]
+    assert answer["list_number"] == lists.list_number(ListName.BLACKLIST)
+    assert (
+        answer["results"][1]
+        == answer["results"][0]
+        == {
+            "card_no": active.card_no,
+            "chip": active.chip_serial,
+            "code": "active",
+            "usable": True,
+        }
+    )
+    assert answer["results"][2]["chip"] == active.chip_serial  # the card found says which chip it is
+    for (card_no, chip, _code), result in zip(cases[:-1], answer["results"], strict=False):
+        single = api.get(f"{BASE}/cards/{card_no}/status?chip={chip}").json()
+        assert {key: single[key] for key in result} == result, (card_no, chip)

@@ -14,6 +14,7 @@ from registry.lists import (
     ListSignatureError,
     SnapshotRequired,
     card_subject,
+    card_subjects,
     list_add,
     list_apply,
     list_decode,
@@ -24,6 +25,7 @@ from registry.lists import (
     list_remove,
     list_snapshot,
     person_subject,
+    person_subjects,
     sam_subject,
     subject_from_hex,
     subject_to_hex,
@@ -75,6 +77,11 @@ def test_identifiers_follow_the_published_scheme():
         "61010219900101123X", "CHIP000001"
     )
     assert len({card_subject("1", "2"), person_subject("1"), sam_subject("1")}) == 3
+    pairs = [("61010219900101123x", " chip000001"), ("1", "2"), ("王", "")]
+    assert card_subjects(pairs) == {pair: card_subject(*pair) for pair in pairs}
+    assert person_subjects(["61010219900101123x ", "1"]) == {
+        number: person_subject(number) for number in ["61010219900101123x ", "1"]
+    }
     with pytest.raises(DomainError):
         subject_from_hex("not-hex")
 

@@ -1,5 +1,6 @@
 """Personal data at rest: sealed, findable through the blind index, surviving key rotation; masked on screen."""
 
+import base64
 import json
 import logging
 
@@ -10,6 +11,8 @@ from django.db import connection
 from registry import actions
 from registry.models import User
 from registry.protection import (
+    blind_index,
+    blind_indexes,
     blind_lookup,
     mask_id_number,
     mask_name,
@@ -69,6 +72,16 @@ def test_key_rotation_reseals_and_lookup_still_works(make_user, settings, test_k
     # Once rotated, the old key can be retired and everything still reads.
     settings.HC_DATA_KEYS = json.dumps(dict(rotated_keys, keys={"ktest2": rotated_keys["keys"]["ktest2"]}))
     assert User.objects.get(pk=user.pk).real_name == "王小明"
+
+
+def test_blind_indexes_in_bulk_are_the_single_blind_index(settings, test_keys):
+    values = [ID_NUMBER, ID_NUMBER.lower(), " 6101 0219900307123x\t", "王小明", "", "a:b-c", ID_NUMBER]
+    for index_key in (test_keys["index_key"], base64.b64encode(b"k" * 100).decode()):  # longer than a block
+        settings.HC_DATA_KEYS = json.dumps(dict(test_keys, index_key=index_key))
+        for family in ("id_number", "phone"):
+            assert blind_indexes(values, family=family) == {
+                value: blind_index(value, family=family) for value in values
+            }
 
 
 @pytest.mark.django_db
