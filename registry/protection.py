@@ -82,9 +82,19 @@ def key_file_create(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     kid = new_key_id()
     data = {"active": kid, "keys": {kid: new_key_material()}, "index_key": new_key_material()}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
+    # Written whole under a private name, then linked into place: processes starting together (generate's
+    # workers on a fresh node) either win the link or read the winner's complete file, never a half-written one.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink()
 
 
 def key_file_add(path: Path) -> str:

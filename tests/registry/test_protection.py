@@ -14,6 +14,7 @@ from registry.protection import (
     blind_index,
     blind_indexes,
     blind_lookup,
+    key_file_create,
     mask_id_number,
     mask_name,
     mask_phone,
@@ -112,3 +113,15 @@ def test_logs_never_carry_id_numbers_or_phones(caplog):
     assert "19900307" not in caplog.text and "1234567" not in caplog.text
     assert "610102**********123X" in caplog.text and "138****5678" in caplog.text
     assert redact("no numbers here") == "no numbers here"
+
+
+def test_a_key_file_made_by_two_processes_at_once_is_one_whole_file(tmp_path):
+    """generate's workers on a fresh node both find no key file and both make one: the second keeps the first's
+    keys (every worker must seal with the same key), and no one ever reads a half-written file."""
+    path = tmp_path / "data-keys.json"
+    key_file_create(path)
+    first = path.read_text()
+    key_file_create(path)  # the loser of the race
+    assert path.read_text() == first
+    assert json.loads(first)["active"] in json.loads(first)["keys"]
+    assert [entry.name for entry in tmp_path.iterdir()] == ["data-keys.json"]
