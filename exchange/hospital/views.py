@@ -35,6 +35,7 @@ from exchange.hospital.cardstatus import (
     MESSAGES,
     USABLE,
     card_status_check_numbered,
+    card_status_check_one,
     normal_card_no,
     normal_chip,
 )
@@ -170,8 +171,7 @@ class IdentityVerifyView(PartnerView):
 
 
 def _status_answer(card_no: str, chip: str) -> dict:
-    checks, number = card_status_check_numbered([(card_no, chip)])
-    check = checks[0]
+    check, number = card_status_check_one(card_no, chip)
     zh, en = _messages(check.code)
     # The CardStatusSerializer's shape, written out (this is the call every hospital makes at every visit).
     return {

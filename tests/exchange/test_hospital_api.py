@@ -322,21 +322,16 @@ def test_an_answer_quoting_a_nul_character_is_kept_and_replayed(api):
 @pytest.mark.django_db(transaction=True)
 def test_the_card_read_survives_a_kept_connection_that_died(active_card):
     # The card read takes the place of CONN_HEALTH_CHECKS' ping: a dead kept connection is replaced, not a 500.
-    from django.db import connection, connections
+    from django.db import connection
 
     from exchange.hospital.cardstatus import card_status_check
+    from tests.exchange.conftest import kill_kept_connection
 
     if connection.vendor != "postgresql" or not connection.settings_dict.get("CONN_HEALTH_CHECKS"):
         pytest.skip("PostgreSQL with CONN_HEALTH_CHECKS")
     card = active_card()
     pair = (card.card_no, card.chip_serial)
     assert card_status_check([pair])[0].code == "active"
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
-    finally:
-        other.close()
-    connection.health_check_done = False  # what the next request's start does
+    kill_kept_connection()
     assert card_status_check([pair])[0].code == "active"
     assert connection.health_check_done
