@@ -9,7 +9,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections
 
 try:
     from django.db.backends.postgresql.base import ServerBindingCursor
@@ -327,32 +327,129 @@ def _date(value):
 def card_status_check_one(card_no: str, chip: str) -> tuple[CardCheck, int]:
     """card_status_check_numbered([(card_no, chip)]): the same check and list number, read more cheaply where it
     can be (PostgreSQL, outside a transaction, queries neither logged nor wrapped); elsewhere the batch's read."""
-    card_no, chip = normal_card_no(card_no), normal_chip(chip)
-    if not card_no or not _one_read_possible():
-        checks, number = card_status_check_numbered([(card_no, chip)])
-        return checks[0], number
-    index = blind_indexes((card_no,), family=ID_FAMILY)[card_no]
-    person = lists.person_subject(card_no)
-    card = lists.card_subject(card_no, chip) if chip else None
-    params = [
-        index,
-        lists.BLACKLIST,
-        person,
-        person if card is None else card,
-        lists.counter_name(lists.BLACKLIST),
-    ]
-    candidates, listed, number = [], {}, 0
-    for kind, found, text, status, since, expires_on, value in _read_one(
-        [str(value).encode() for value in params]
-    ):
-        if kind == 0:
-            candidates.append((found, text, status, since, expires_on, value))
-        elif kind == 1:
-            listed[value] = text
+    return PendingCheck(card_no, chip).result()
+
+
+class PendingCheck:
+    """card_status_check_one in two steps, for a caller with another round trip to make (the signature's claim on
+    Redis): send() puts the read on the wire and returns the step that collects its rows, to be called once the
+    other answer is in; result() builds the check (reading then if nothing was sent, or the sending failed). Both
+    servers work at once, and the thread sleeps once instead of twice. Between the two steps the connection is
+    busy: nothing else may query it."""
+
+    def __init__(self, card_no: str, chip: str):
+        self.card_no, self.chip = normal_card_no(card_no), normal_chip(chip)
+        self.db = connections[
+            DEFAULT_DB_ALIAS
+        ]  # the thread's connection, once (the proxy costs per attribute)
+        self.rows: list | None = None
+        self.failure: Exception | None = None
+        self.retry = False
+        self.possible = bool(self.card_no) and _one_read_possible(self.db)
+        if self.possible:
+            self.person = lists.person_subject(self.card_no)
+            self.card = lists.card_subject(self.card_no, self.chip) if self.chip else None
+            index = blind_indexes((self.card_no,), family=ID_FAMILY)[self.card_no]
+            card = self.person if self.card is None else self.card
+            values = (index, lists.BLACKLIST, self.person, card, lists.counter_name(lists.BLACKLIST))
+            self.params = [str(value).encode() for value in values]
+
+    def send(self):
+        """Send the read; returns the step collecting its rows (never raising: a failure is kept for result())."""
+        if not self.possible:
+            return _nothing
+        from psycopg import generators
+
+        db = self.db
+        self.retry = _instead_of_health_check()
+        try:
+            db.close_if_health_check_failed()
+            db.ensure_connection()
+            raw = db.connection
+            with db.wrap_database_errors:
+                raw.pgconn.send_query_prepared(ONE_STATEMENT_NAME, self.params)
+                raw.wait(generators.send(raw.pgconn))
+        except Exception as failure:  # noqa: BLE001 (result() reads again, or raises it)
+            self.failure = failure
+            return _nothing
+        return self._collect
+
+    def _collect(self) -> None:
+        from psycopg import generators
+
+        raw = self.db.connection
+        try:
+            with self.db.wrap_database_errors:
+                results = raw.wait(generators.fetch_many(raw.pgconn))
+                self.rows = _one_rows(raw, results[-1])
+        except Exception as failure:  # noqa: BLE001
+            self.failure = failure
+
+    def result(self) -> tuple[CardCheck, int]:
+        if not self.possible:
+            checks, number = card_status_check_numbered([(self.card_no, self.chip)])
+            return checks[0], number
+        rows = self.rows
+        if rows is None:
+            rows = self._read_now()
+        candidates, listed, number = [], {}, 0
+        for kind, found, text, status, since, expires_on, value in rows:
+            if kind == 0:
+                candidates.append((found, text, status, since, expires_on, value))
+            elif kind == 1:
+                listed[value] = text
+            else:
+                number = value
+        card_no, chip, person = self.card_no, self.chip, self.person
+        check = _check(
+            card_no, chip, candidates, person in listed, listed.get(self.card), timezone.localdate()
+        )
+        return check, number
+
+    def _read_now(self) -> list[tuple]:
+        failure, db = self.failure, self.db
+        if failure is None:  # nothing sent: read now
+            self.retry = _instead_of_health_check()
+        elif isinstance(failure.__cause__, _statement_missing()):
+            pass  # not prepared on this connection: _exec_one prepares it
+        elif isinstance(failure, (OperationalError, InterfaceError)) and self.retry:
+            self.retry = False
+            db.close()  # the kept connection was dead (database restarted, dropped by the network)
         else:
-            number = value
-    check = _check(card_no, chip, candidates, person in listed, listed.get(card), timezone.localdate())
-    return check, number
+            raise failure
+        try:
+            return _exec_one(db, self.params)  # prepares the statement when the connection does not have it
+        except (OperationalError, InterfaceError):
+            if not self.retry:
+                raise
+            db.close()
+            return _exec_one(db, self.params)
+
+
+def _nothing() -> None:
+    return None
+
+
+def _statement_missing():
+    from psycopg import errors
+
+    return errors.InvalidSqlStatementName
+
+
+def _one_rows(raw, result) -> list[tuple]:
+    """The rows of a libpq result, loaded by the connection's loaders (Django's time zone), as a cursor would."""
+    from psycopg import errors, pq
+    from psycopg.adapt import Transformer
+
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        if raw.pgconn.status != pq.ConnStatus.OK:
+            import psycopg
+
+            raise psycopg.OperationalError(f"the connection is lost: {raw.pgconn.get_error_message()}")
+        raise errors.error_from_result(result, encoding=raw.info.encoding)
+    loader = Transformer(raw)
+    loader.set_pgresult(result)
+    return loader.load_rows(0, result.ntuples, tuple)
 
 
 ONE_STATEMENT_NAME = b"hc_card_status_one"
@@ -381,53 +478,33 @@ def _one_statement() -> bytes:
     ).encode()
 
 
-def _one_read_possible() -> bool:
+def _one_read_possible(db=None) -> bool:
     """libpq's exec runs outside psycopg's transaction handling and Django's query logging and wrappers (the
     test suite's query counters): only in autocommit, and only when nobody is watching the queries."""
+    db = db or connections[DEFAULT_DB_ALIAS]
     return (
         PreparingCursor is not None
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and not connection.queries_logged
-        and not connection.execute_wrappers
+        and db.vendor == "postgresql"
+        and not db.in_atomic_block
+        and not db.queries_logged
+        and not db.execute_wrappers
     )
 
 
-def _read_one(params: list[bytes]) -> list[tuple]:
-    retry = _instead_of_health_check()
-    try:
-        return _exec_one(params)
-    except (OperationalError, InterfaceError):
-        if not retry:
-            raise
-        connection.close()  # the kept connection was dead (database restarted, dropped by the network)
-        return _exec_one(params)
+def _exec_one(db, params: list[bytes]) -> list[tuple]:
+    """The one-card read, waited for: prepared first when the connection does not have the statement (a new
+    connection, psycopg's DEALLOCATE ALL after a rollback, a pooler's DISCARD ALL)."""
+    from psycopg import pq
 
-
-def _exec_one(params: list[bytes]) -> list[tuple]:
-    import psycopg
-    from psycopg import errors, pq
-    from psycopg.adapt import Transformer
-
-    connection.close_if_health_check_failed()  # done already when this read is the request's first query
-    connection.ensure_connection()
-    raw = connection.connection
-    with connection.wrap_database_errors, raw.lock:
+    db.close_if_health_check_failed()  # done already when this read is the request's first query
+    db.ensure_connection()
+    raw = db.connection
+    with db.wrap_database_errors, raw.lock:
         pgconn = raw.pgconn
-        for attempt in (1, 2):
-            result = pgconn.exec_prepared(ONE_STATEMENT_NAME, params)
-            if result.status == pq.ExecStatus.TUPLES_OK:
-                loader = Transformer(raw)  # the connection's loaders (Django's time zone), as a cursor's
-                loader.set_pgresult(result)
-                return loader.load_rows(0, result.ntuples, tuple)
-            if pgconn.status != pq.ConnStatus.OK:
-                raise psycopg.OperationalError(f"the connection is lost: {pgconn.get_error_message()}")
-            failure = errors.error_from_result(result, encoding=raw.info.encoding)
-            # Not prepared on this connection yet, or no more: a new connection, psycopg's DEALLOCATE ALL after
-            # a rollback, a pooler's DISCARD ALL. Prepared (planned once) and run again.
-            if attempt == 2 or not isinstance(failure, errors.InvalidSqlStatementName):
-                raise failure
+        try:
+            return _one_rows(raw, pgconn.exec_prepared(ONE_STATEMENT_NAME, params))
+        except _statement_missing():
             prepared = pgconn.prepare(ONE_STATEMENT_NAME, _one_statement())
             if prepared.status != pq.ExecStatus.COMMAND_OK:
-                raise errors.error_from_result(prepared, encoding=raw.info.encoding)
-    raise AssertionError("unreachable")
+                _one_rows(raw, prepared)  # raises its error
+            return _one_rows(raw, pgconn.exec_prepared(ONE_STATEMENT_NAME, params))

@@ -66,9 +66,14 @@ def claim(
     version_key: str,
     counter_key: str | None = None,
     counter_timeout: int = 0,
+    *,
+    meanwhile=None,
 ) -> tuple[bool, object, int]:
     """A signed call's shared-cache work in one round trip: (the nonce was fresh, the version stamp, the call's
-    count in `counter_key` (0 when no counter, or the nonce was not fresh: a replay is not counted))."""
+    count in `counter_key` (0 when no counter, or the nonce was not fresh: a replay is not counted)).
+    `meanwhile()`, when given, is called once the claim is on the wire and returns the step that finishes its own
+    work, called once the claim's answer is in (the caller's other round trip overlaps this one); on the other
+    paths it is not called."""
     client = redis_client()
     if client is None:
         fresh = cache.add(nonce_key, 1, timeout=nonce_timeout)
@@ -79,7 +84,9 @@ def claim(
         keys = [cache.make_key(nonce_key).encode(), cache.make_key(version_key).encode()]
         if counter_key:
             keys.append(cache.make_key(counter_key).encode())
-        fresh, version, count = line.claim(keys, [b"%d" % nonce_timeout, b"%d" % counter_timeout])
+        fresh, version, count = line.claim(
+            keys, [b"%d" % nonce_timeout, b"%d" % counter_timeout], meanwhile=meanwhile
+        )
         return bool(fresh), _loads(version), count
     script = _scripts.get(client)
     if script is None:
@@ -150,8 +157,8 @@ class ClaimLine:
             line = lines[server] = cls(address) if address is not None else None
         return line
 
-    def claim(self, keys: list[bytes], args: list[bytes]) -> list:
-        reply = self._call(_command(b"EVALSHA", CLAIM_SHA, b"%d" % len(keys), *keys, *args))
+    def claim(self, keys: list[bytes], args: list[bytes], *, meanwhile=None) -> list:
+        reply = self._call(_command(b"EVALSHA", CLAIM_SHA, b"%d" % len(keys), *keys, *args), meanwhile)
         if isinstance(reply, _Refusal) and reply.startswith("NOSCRIPT"):
             reply = self._call(_command(b"EVAL", CLAIM_SCRIPT.encode(), b"%d" % len(keys), *keys, *args))
         if isinstance(reply, _Refusal):
@@ -160,12 +167,15 @@ class ClaimLine:
             raise redis.exceptions.ResponseError(str(reply))
         return reply
 
-    def _call(self, command: bytes):
+    def _call(self, command: bytes, meanwhile=None):
         kept = self.sock is not None
+        finish = None
         try:
             if not kept:
                 self._open()
             self.sock.sendall(command)
+            if meanwhile is not None:
+                finish = meanwhile()
             return self._read(first=kept)
         except _ClosedBeforeAnswer:
             self.close()
@@ -177,6 +187,9 @@ class ClaimLine:
         except OSError as failure:
             self.close()
             raise _connection_error(f"Redis: {failure}") from failure
+        finally:
+            if finish is not None:
+                finish()
 
     def _read(self, *, first: bool):
         buffer = b""
