@@ -141,7 +141,7 @@ def test_the_single_card_read_answers_as_the_batch_read_in_every_situation(activ
 def test_the_single_card_read_survives_a_dead_connection_and_a_forgotten_statement(active_card):
     from django.db import connection
 
-    from exchange.hospital.cardstatus import card_status_check_one
+    from exchange.hospital.cardstatus import PendingCheck, card_status_check_one
     from tests.exchange.conftest import kill_kept_connection
 
     if connection.vendor != "postgresql" or not connection.settings_dict.get("CONN_HEALTH_CHECKS"):
@@ -154,3 +154,13 @@ def test_the_single_card_read_survives_a_dead_connection_and_a_forgotten_stateme
     kill_kept_connection()
     assert card_status_check_one(card.card_no, card.chip_serial)[0].code == "active"
     assert connection.health_check_done
+    # Sent ahead (while the claim is out) on a connection that died: read again on a new one, not a 500.
+    kill_kept_connection()
+    pending = PendingCheck(card.card_no, card.chip_serial)
+    pending.send()()
+    assert pending.result()[0].code == "active" and connection.health_check_done
+    with connection.cursor() as cursor:  # DEALLOCATE ALL again: sent ahead, refused, prepared and read
+        cursor.execute("DEALLOCATE ALL")
+    pending = PendingCheck(card.card_no, card.chip_serial)
+    pending.send()()
+    assert pending.failure is not None and pending.result()[0].code == "active"
