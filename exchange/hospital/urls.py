@@ -5,10 +5,11 @@ from django.urls import path
 from exchange.hospital import partners, personal, views
 
 urlpatterns = [
+    # First: the card check is the call every hospital makes at every visit.
+    path("hospital/cards/<str:card_no>/status", views.CardStatusView.as_view(), name="hospital-card-status"),
     path("hospital/identity/verify", views.IdentityVerifyView.as_view(), name="hospital-identity-verify"),
     path("hospital/cards/verify-batch", views.VerifyBatchView.as_view(), name="hospital-verify-batch"),
     path("hospital/cards/issued", views.CardIssuedView.as_view(), name="hospital-card-issued"),
-    path("hospital/cards/<str:card_no>/status", views.CardStatusView.as_view(), name="hospital-card-status"),
     path(
         "hospital/cards/<str:card_no>/replacement",
         views.ReplacementView.as_view(),

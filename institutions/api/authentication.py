@@ -171,7 +171,9 @@ class HospitalSignatureAuthentication(BaseAuthentication):
         # configures the one class instead of subclassing it: the OpenAPI schema has one signature scheme.
         self.rate_counter = rate_counter or _no_rate_counter
 
-    def authenticate(self, request):
+    def authenticate(self, request, *, meanwhile=None):
+        """`meanwhile`: work to overlap with the shared cache's round trip (sharedcache.claim), started only
+        once the signature has been checked."""
         meta = request.META
         key_id = meta.get("HTTP_X_HC_KEY")
         timestamp = meta.get("HTTP_X_HC_TIMESTAMP")
@@ -204,7 +206,11 @@ class HospitalSignatureAuthentication(BaseAuthentication):
         # call in its institution's rate-limit window (a replay is not counted).
         counter = self.rate_counter(credential.institution)
         fresh, version, count = claim(
-            f"hc-nonce:{key_id}:{nonce}", 2 * SKEW_SECONDS, VERSION_KEY, *(counter or (None, 0))
+            f"hc-nonce:{key_id}:{nonce}",
+            2 * SKEW_SECONDS,
+            VERSION_KEY,
+            *(counter or (None, 0)),
+            meanwhile=meanwhile,
         )
         if not fresh:
             raise SignatureFailed(

@@ -17,6 +17,20 @@ from tests.institutions.conftest import bank, make_institution  # noqa: F401
 _chips = itertools.count(1)
 
 
+def kill_kept_connection() -> None:
+    """PostgreSQL ends this thread's kept connection (a restart, a dropped line); the next request's start
+    then forgets its health check, as Django does at every request."""
+    from django.db import connection, connections
+
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    finally:
+        other.close()
+    connection.health_check_done = False
+
+
 class SignedClient:
     """Django's test client, each request signed with the institution's key (as an integrator would)."""
 

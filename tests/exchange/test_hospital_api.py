@@ -1,6 +1,9 @@
 """The hospital API as an integrator meets it: card checks, identity checks, on-site issuance sync, idempotent
 retries and the per-institution rate limit."""
 
+import os
+import uuid
+
 import pytest
 
 from cards.choices import CardStatus
@@ -322,21 +325,71 @@ def test_an_answer_quoting_a_nul_character_is_kept_and_replayed(api):
 @pytest.mark.django_db(transaction=True)
 def test_the_card_read_survives_a_kept_connection_that_died(active_card):
     # The card read takes the place of CONN_HEALTH_CHECKS' ping: a dead kept connection is replaced, not a 500.
-    from django.db import connection, connections
+    from django.db import connection
 
     from exchange.hospital.cardstatus import card_status_check
+    from tests.exchange.conftest import kill_kept_connection
 
     if connection.vendor != "postgresql" or not connection.settings_dict.get("CONN_HEALTH_CHECKS"):
         pytest.skip("PostgreSQL with CONN_HEALTH_CHECKS")
     card = active_card()
     pair = (card.card_no, card.chip_serial)
     assert card_status_check([pair])[0].code == "active"
-    other = connections.create_connection("default")
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
-    finally:
-        other.close()
-    connection.health_check_done = False  # what the next request's start does
+    kill_kept_connection()
     assert card_status_check([pair])[0].code == "active"
     assert connection.health_check_done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_card_check_reads_the_card_during_the_claim_and_still_refuses_what_it_must(
+    api, active_card, client, settings, system_actor, monkeypatch
+):
+    # Outside a transaction, on PostgreSQL with Redis, the card read goes out while the claim is on its way:
+    # the answer is the same, and a replay, a revoked key (reloaded from the database after the overlapped read)
+    # and the rate limit still refuse.
+    from django.db import connection
+
+    from exchange.hospital.cardstatus import PendingCheck
+    from institutions import actions
+    from institutions.api.sharedcache import ClaimLine
+    from institutions.models import ApiCredential
+    from institutions.signing import signed_headers
+
+    redis = os.environ.get("CACHE_URL") or os.environ.get("CELERY_BROKER_URL", "")
+    if connection.vendor != "postgresql" or not redis.startswith("redis://"):
+        pytest.skip("PostgreSQL and Redis")
+    settings.CACHES = {  # keys of this test's own (a prefix): nothing else in that Redis database is touched
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis,
+            "KEY_PREFIX": uuid.uuid4().hex,
+        }
+    }
+    assert ClaimLine.current() is not None
+    sent = []
+    original = PendingCheck.send
+    monkeypatch.setattr(PendingCheck, "send", lambda self: sent.append(original(self)) or sent[-1])
+    settings.HC_HOSPITAL_RATE_LIMITS = {"default": "3/min"}
+    card = active_card()
+    path = f"{BASE}/cards/{card.card_no}/status?chip={card.chip_serial}"
+    lean, drf = api.get(path), api.get(path + "&format=json")
+    assert lean.status_code == drf.status_code == 200 and lean.json()["code"] == "active"
+    assert _drop_checked_at(lean) == _drop_checked_at(drf)
+    assert (
+        sent and sent[0] is not None and sent[0].__name__ == "_collect"
+    )  # the read was sent, then collected
+    headers = signed_headers(key_id=api.key_id, secret=api.secret, method="GET", path_with_query=path)
+    meta = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+    assert client.get(path, **meta).status_code == 200  # the third call of the window
+    assert client.get(path, **meta).json()["code"] == "replayed_nonce"
+    throttled = api.get(path)
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
+    settings.HC_HOSPITAL_RATE_LIMITS = {"default": "100/min"}
+    actions.credential_revoke(
+        actor=system_actor, credential=ApiCredential.objects.get(key_id=api.key_id), reason="泄露"
+    )
+    revoked = api.get(path)
+    assert revoked.status_code == 401 and revoked.json()["code"] == "key_revoked"
+    with connection.cursor() as cursor:  # the connection was left ready for the next query
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)

@@ -169,3 +169,80 @@ def test_verify_batch_answers_every_situation_as_the_single_check_does(api, acti
     for (card_no, chip, _code), result in zip(cases[:-1], answer["results"], strict=False):
         single = api.get(f"{BASE}/cards/{card_no}/status?chip={chip}").json()
         assert {key: single[key] for key in result} == result, (card_no, chip)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_single_card_read_answers_as_the_batch_read_in_every_situation(active_card, system_actor):
+    # The single GET reads one card by a statement of its own, straight on libpq outside a transaction: every
+    # situation must get the batch's answer and list number (the batch read is the reference).
+    import datetime as dt
+
+    from django.db import connection
+
+    from cards.models import Card
+    from exchange.hospital import cardstatus
+    from tests.exchange.conftest import make_id_number
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-card read is PostgreSQL's")
+    active, lost_chip, listed_person, expired, cancelled = (active_card() for _ in range(5))
+    _add(
+        system_actor,
+        EntryType.CARD,
+        lists.card_subject(lost_chip.card_no, lost_chip.chip_serial),
+        ListReason.LOST,
+    )
+    _add(system_actor, EntryType.PERSON, lists.person_subject(listed_person.card_no), ListReason.INELIGIBLE)
+    elsewhere = make_id_number()  # a card on the list, not known here
+    _add(system_actor, EntryType.CARD, lists.card_subject(elsewhere, "CHIP77"), ListReason.REPLACED)
+    Card.objects.filter(pk=expired.pk).update(expires_on=dt.date(2020, 1, 1))
+    Card.objects.filter(pk=cancelled.pk).update(status="cancelled")
+    pairs = [
+        (card.card_no, card.chip_serial) for card in (active, lost_chip, listed_person, expired, cancelled)
+    ]
+    pairs += [
+        (active.card_no, ""),  # no chip: the holder's card in hand
+        (active.card_no.lower(), active.chip_serial.lower()[:4] + "-" + active.chip_serial[4:]),  # normalised
+        (active.card_no, "FFFF0000"),  # a chip not known here
+        (elsewhere, "CHIP77"),
+        (make_id_number(), "ABC"),  # unknown here
+        ("123456", "ABC"),  # invalid
+        ("", "ABC"),
+    ]
+    assert cardstatus._one_read_possible()  # the libpq read is what runs here
+    answers = [cardstatus.card_status_check_one(*pair) for pair in pairs]
+    batch = [cardstatus.card_status_check_numbered([pair]) for pair in pairs]
+    assert answers == [(checks[0], number) for checks, number in batch]
+    codes = [check.code for check, _number in answers]
+    assert codes[:6] == ["active", "lost", "blacklisted_person", "expired", "cancelled", "active"]
+    assert codes[6:] == ["active", "unknown_here", "replaced", "unknown_here", "invalid", "invalid"]
+    assert {number for _check, number in answers} == {lists.list_number(ListName.BLACKLIST)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_single_card_read_survives_a_dead_connection_and_a_forgotten_statement(active_card):
+    from django.db import connection
+
+    from exchange.hospital.cardstatus import PendingCheck, card_status_check_one
+    from tests.exchange.conftest import kill_kept_connection
+
+    if connection.vendor != "postgresql" or not connection.settings_dict.get("CONN_HEALTH_CHECKS"):
+        pytest.skip("PostgreSQL with CONN_HEALTH_CHECKS")
+    card = active_card()
+    assert card_status_check_one(card.card_no, card.chip_serial)[0].code == "active"
+    with connection.cursor() as cursor:  # what psycopg does after a rollback, a pooler after a client leaves
+        cursor.execute("DEALLOCATE ALL")
+    assert card_status_check_one(card.card_no, card.chip_serial)[0].code == "active"  # prepared again
+    kill_kept_connection()
+    assert card_status_check_one(card.card_no, card.chip_serial)[0].code == "active"
+    assert connection.health_check_done
+    # Sent ahead (while the claim is out) on a connection that died: read again on a new one, not a 500.
+    kill_kept_connection()
+    pending = PendingCheck(card.card_no, card.chip_serial)
+    pending.send()()
+    assert pending.result()[0].code == "active" and connection.health_check_done
+    with connection.cursor() as cursor:  # DEALLOCATE ALL again: sent ahead, refused, prepared and read
+        cursor.execute("DEALLOCATE ALL")
+    pending = PendingCheck(card.card_no, card.chip_serial)
+    pending.send()()
+    assert pending.failure is not None and pending.result()[0].code == "active"
