@@ -16,6 +16,7 @@ PYTEST_ARGS ?=
 CI_ON := $(filter true TRUE True 1 yes,$(CI))
 CI_DATABASE_URL := postgresql://postgres@127.0.0.1:5432/healthcard
 CI_BROKER_URL := redis://127.0.0.1:6379/0
+CI_CACHE_URL := redis://127.0.0.1:6379/1
 
 .PHONY: help uv deps demo test lint migrations-check bench clean
 
@@ -81,12 +82,15 @@ migrations-check: deps
 
 # Benchmarks (DESIGN.md §8): tests/bench/run_all.py calls each tests/bench/bench_*.py's main several times at
 # BENCH_SCALE cards (default 1,000,000; 10,000,000 is the documented option) and writes docs/performance.md and
-# docs/performance.json. On PostgreSQL + Redis (the CI services) unless DATABASE_URL says otherwise.
+# docs/performance.json. On PostgreSQL + Redis (the CI services) unless DATABASE_URL says otherwise; the shared
+# cache is Redis as in production (CACHE_URL), so the card check's nonces and rate counts are shared by every
+# gunicorn worker (a per-process cache would measure neither the claim nor replay protection).
 BENCH_SCALE ?= 1000000
 BENCH_RUNS ?= 3
 bench: deps
 	@export DATABASE_URL="$${DATABASE_URL:-$(CI_DATABASE_URL)}" \
 		CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(CI_BROKER_URL)}" \
+		CACHE_URL="$${CACHE_URL:-$(CI_CACHE_URL)}" \
 		HC_VAR_DIR="$${HC_VAR_DIR:-var/bench}"; mkdir -p "$$HC_VAR_DIR"; \
 	$(UV) run python manage.py migrate --no-input -v 0 || exit 1; \
 	$(UV) run python tests/bench/run_all.py --scale $(BENCH_SCALE) --runs $(BENCH_RUNS)

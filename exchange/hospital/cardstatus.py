@@ -128,15 +128,16 @@ def card_status_check_numbered(
     """The checks and the blacklist number they were made against, read in one query (so they agree).
     `detail=False` leaves out the status change time, which only the single check shows."""
     found, number = _look_up(pairs, detail)
-    checks = [
-        CardCheck(card_no, chip, code)
-        if row is None
-        else CardCheck(
-            card_no, row[SERIAL] or chip, code, row[STATUS], _datetime(row[SINCE]), _date(row[EXPIRES])
-        )
-        for card_no, chip, code, row in found
-    ]
-    return checks, number
+    return [_card_check(card_no, chip, code, row) for card_no, chip, code, row in found], number
+
+
+def _card_check(card_no: str, chip: str, code: str, row) -> CardCheck:
+    """The check for one pair from its code and the card's row as read (None: no card picked)."""
+    if row is None:
+        return CardCheck(card_no, chip, code)
+    return CardCheck(
+        card_no, row[SERIAL] or chip, code, row[STATUS], _datetime(row[SINCE]), _date(row[EXPIRES])
+    )
 
 
 def card_status_codes(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str, str]], int]:
@@ -428,18 +429,19 @@ class PendingCheck:
         if rows is None:
             rows = self._read_now()
         candidates, listed, number = [], {}, 0
-        for kind, found, text, status, since, expires_on, value in rows:
+        for row in rows:  # the batch read's rows: kind, then the columns SERIAL, STATUS... index
+            kind = row[0]
             if kind == 0:
-                candidates.append((found, text, status, since, expires_on, value))
+                candidates.append(row)
             elif kind == 1:
-                listed[value] = text
+                listed[row[PK]] = row[SERIAL]  # subject, reason
             else:
-                number = value
-        card_no, chip, person = self.card_no, self.chip, self.person
-        check = _check(
-            card_no, chip, candidates, person in listed, listed.get(self.card), timezone.localdate()
-        )
-        return check, number
+                number = row[PK]
+        card_no, chip = self.card_no, self.chip
+        row = _pick(candidates, chip) if candidates else None
+        card_reason = listed.get(self.card) if self.card is not None else None
+        code = _code(card_no, row, bool(candidates), self.person in listed, card_reason, timezone.localdate())
+        return _card_check(card_no, chip, code, row), number
 
     def _read_now(self) -> list[tuple]:
         failure, db = self.failure, self.db

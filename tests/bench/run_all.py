@@ -201,6 +201,7 @@ def write(results: dict, path_md: Path, path_json: Path) -> str:
         "",
         f"Measured {meta['when']} by `make bench` (tests/bench/run_all.py) at **{meta['scale']:,} cards**, "
         f"{meta['runs']} runs per figure (median, with min–max), on {meta['machine']}; database {meta['database']}; "
+        f"shared cache {meta.get('cache', '?')}; "
         f"load average before/after {meta['load_before']} / {meta['load_after']} (the machine is shared). "
         f"Raw figures: `{path_json.name}`. Wall time {meta['seconds']:.0f} s"
         + (
@@ -243,6 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
     from tests.bench.bench_dashboard import setup
 
     setup()
+    from django.conf import settings
     from django.db import connection
 
     began = time.perf_counter()
@@ -288,6 +290,7 @@ def main(argv: list[str] | None = None) -> dict:
             "runs": args.runs,
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
             "database": f"{connection.vendor} {connection.settings_dict.get('NAME')}",
+            "cache": settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
             "load_before": load_before,
             "load_after": " ".join(f"{x:.1f}" for x in os.getloadavg()),
             "seconds": time.perf_counter() - began,
