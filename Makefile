@@ -51,6 +51,15 @@ deps: uv
 demo: deps
 	$(UV) run python scripts/demo.py
 
+# Collation C for the databases this project creates (deploy/postgres-init/01-databases.sql says why).
+PG_CREATE_OPTIONS = TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'
+# Shell: create $$DATABASE_URL's database when psql is here and the database is not.
+PG_CREATE_DB = if command -v psql >/dev/null 2>&1 && ! psql "$$DATABASE_URL" -Atqc 'select 1' >/dev/null 2>&1; then \
+		name="$${DATABASE_URL\#\#*/}"; name="$${name%%\?*}"; \
+		psql "$${DATABASE_URL%/*}/postgres" -Atqc "CREATE DATABASE \"$$name\" $(PG_CREATE_OPTIONS)" >/dev/null 2>&1 \
+			|| echo "note: could not create database $$name (the next step will say why)" >&2; \
+	fi;
+
 ifneq ($(CI_ON),)
 # PostgreSQL + Redis. pytest-django creates (and drops) test_<name> itself, connecting to the `postgres`
 # database for that; the named database is created too when psql is here, for manage.py use by hand.
@@ -58,11 +67,7 @@ test: deps
 	@export DATABASE_URL="$${DATABASE_URL:-$(CI_DATABASE_URL)}" \
 		CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(CI_BROKER_URL)}" \
 		HC_VAR_DIR="$${HC_VAR_DIR:-var/test}"; \
-	if command -v psql >/dev/null 2>&1 && ! psql "$$DATABASE_URL" -Atqc 'select 1' >/dev/null 2>&1; then \
-		name="$${DATABASE_URL##*/}"; name="$${name%%\?*}"; \
-		psql "$${DATABASE_URL%/*}/postgres" -Atqc "CREATE DATABASE \"$$name\"" >/dev/null 2>&1 \
-			|| echo "note: could not create database $$name (the tests will say why)" >&2; \
-	fi; \
+	$(PG_CREATE_DB) \
 	echo "tests on PostgreSQL $${DATABASE_URL##*@} and Redis $${CELERY_BROKER_URL##*@}"; \
 	$(UV) run pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 else
@@ -92,6 +97,7 @@ bench: deps
 		CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(CI_BROKER_URL)}" \
 		CACHE_URL="$${CACHE_URL:-$(CI_CACHE_URL)}" \
 		HC_VAR_DIR="$${HC_VAR_DIR:-var/bench}"; mkdir -p "$$HC_VAR_DIR"; \
+	$(PG_CREATE_DB) \
 	$(UV) run python manage.py migrate --no-input -v 0 || exit 1; \
 	$(UV) run python tests/bench/run_all.py --scale $(BENCH_SCALE) --runs $(BENCH_RUNS)
 

@@ -36,8 +36,8 @@ class Card(models.Model):
     # The card number is the holder's document number: personal data, sealed, found by its blind index
     # (same family as the holder's, so card and holder lookups agree).
     card_no = EncryptedTextField(_("card number"))
-    card_index = BlindIndexField(source="card_no", family="id_number")
-    chip_serial = models.CharField(_("chip serial"), max_length=20, blank=True, db_index=True)
+    card_index = BlindIndexField(source="card_no", family="id_number", db_index=False)
+    chip_serial = models.CharField(_("chip serial"), max_length=20, blank=True)
     resident = models.ForeignKey(
         "cards.Resident", verbose_name=_("holder"), on_delete=models.PROTECT, related_name="cards"
     )
@@ -57,7 +57,7 @@ class Card(models.Model):
         on_delete=models.PROTECT,
         related_name="card",
     )
-    status = models.CharField(_("status"), max_length=20, choices=CardStatus.choices, db_index=True)
+    status = models.CharField(_("status"), max_length=20, choices=CardStatus.choices)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
     # Why a card is cancelled (CancellationReason) or replaced (ReplacementReason); empty otherwise.
     status_reason = models.CharField(_("status reason"), max_length=20, blank=True)
@@ -115,7 +115,16 @@ class Card(models.Model):
         verbose_name = _("card")
         verbose_name_plural = _("cards")
         ordering = ["-id"]
-        indexes = [models.Index(fields=["region", "status"], name="card_region_status")]
+        # Exact lookups only (blind index, chip serial, status), so plain btrees: `db_index=True` on a CharField
+        # would add a varchar_pattern_ops (`_like`) index on PostgreSQL, for LIKE 'x%' that nothing asks here —
+        # each one more index to write per card and to rebuild in `generate`. Names are the ones Django gave
+        # the db_index indexes (chip_serial's was 31 characters, over the limit of 30).
+        indexes = [
+            models.Index(fields=["card_index"], name="cards_card_card_index_3ff344e4"),
+            models.Index(fields=["chip_serial"], name="card_chip_serial"),
+            models.Index(fields=["status"], name="cards_card_status_d4acc3b5"),
+            models.Index(fields=["region", "status"], name="card_region_status"),
+        ]
         constraints = [
             # One physical card: the same chip serial never appears twice for one card number.
             models.UniqueConstraint(
@@ -154,7 +163,7 @@ class CardEvent(models.Model):
         on_delete=models.PROTECT,
         related_name="events",
     )
-    kind = models.CharField(_("event"), max_length=24, choices=CardEventKind.choices, db_index=True)
+    kind = models.CharField(_("event"), max_length=24, choices=CardEventKind.choices)
     at = models.DateTimeField(_("time"), db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -177,6 +186,8 @@ class CardEvent(models.Model):
         verbose_name_plural = _("card events")
         ordering = ["at", "id"]
         indexes = [
+            # Exact lookups only: a plain btree, without the `_like` index `db_index=True` would add (see Card).
+            models.Index(fields=["kind"], name="cards_cardevent_kind_b02b8704"),
             models.Index(fields=["card", "at"], name="card_event_card"),
             models.Index(fields=["resident", "at"], name="card_event_resident"),
             models.Index(fields=["region", "kind", "at"], name="card_event_stats"),
