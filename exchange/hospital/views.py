@@ -35,7 +35,6 @@ from exchange.hospital.cardstatus import (
     MESSAGES,
     USABLE,
     PendingCheck,
-    card_status_check_numbered,
     card_status_codes,
     normal_card_no,
     normal_chip,
