@@ -105,8 +105,12 @@ def held_here(start: int, count: int) -> set[str]:
     if not Resident.objects.exists():
         return held
     chunk = 20_000
-    for first in range(start, start + count + count // 10 + chunk, chunk):
+    first = start
+    # The file passes over the held numbers, so it reaches as far past `count` serials as there are of them:
+    # check chunks until the unheld ones cover the file (a fixed margin missed 5,861 of 1,000,000 at 14 % held).
+    while first - start - len(held) < count:
         numbers = [holder_row(serial)[1] for serial in range(first, first + chunk)]
+        first += chunk
         indexes = blind_indexes(numbers, family="id_number")
         found = set(
             Resident.objects.filter(document_index__in=list(indexes.values())).values_list(
