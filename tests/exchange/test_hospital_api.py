@@ -11,6 +11,7 @@ from cards.models import Card
 from exchange.models import IdempotencyRecord
 from registry.models import AuditEntry
 from tests.exchange.conftest import make_id_number, next_chip
+from tests.integration.conftest import service_missing
 
 BASE = "/api/v1/hospital"
 
@@ -331,7 +332,7 @@ def test_the_card_read_survives_a_kept_connection_that_died(active_card):
     from tests.exchange.conftest import kill_kept_connection
 
     if connection.vendor != "postgresql" or not connection.settings_dict.get("CONN_HEALTH_CHECKS"):
-        pytest.skip("PostgreSQL with CONN_HEALTH_CHECKS")
+        service_missing("this needs PostgreSQL with CONN_HEALTH_CHECKS: set DATABASE_URL")
     card = active_card()
     pair = (card.card_no, card.chip_serial)
     assert card_status_check([pair])[0].code == "active"
@@ -357,7 +358,9 @@ def test_the_card_check_reads_the_card_during_the_claim_and_still_refuses_what_i
 
     redis = os.environ.get("CACHE_URL") or os.environ.get("CELERY_BROKER_URL", "")
     if connection.vendor != "postgresql" or not redis.startswith("redis://"):
-        pytest.skip("PostgreSQL and Redis")
+        service_missing(
+            "this needs PostgreSQL and Redis: set DATABASE_URL and CACHE_URL or CELERY_BROKER_URL"
+        )
     settings.CACHES = {  # keys of this test's own (a prefix): nothing else in that Redis database is touched
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

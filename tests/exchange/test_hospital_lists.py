@@ -8,6 +8,7 @@ import pytest
 from registry import lists
 from registry.choices import EntryType, ListName, ListReason
 from registry.node import public_key_pem, verify
+from tests.integration.conftest import service_missing
 
 BASE = "/api/v1/hospital"
 
@@ -184,7 +185,7 @@ def test_the_single_card_read_answers_as_the_batch_read_in_every_situation(activ
     from tests.exchange.conftest import make_id_number
 
     if connection.vendor != "postgresql":
-        pytest.skip("the one-card read is PostgreSQL's")
+        service_missing("the one-card read is PostgreSQL's: set DATABASE_URL")
     active, lost_chip, listed_person, expired, cancelled = (active_card() for _ in range(5))
     _add(
         system_actor,
@@ -227,7 +228,7 @@ def test_the_single_card_read_survives_a_dead_connection_and_a_forgotten_stateme
     from tests.exchange.conftest import kill_kept_connection
 
     if connection.vendor != "postgresql" or not connection.settings_dict.get("CONN_HEALTH_CHECKS"):
-        pytest.skip("PostgreSQL with CONN_HEALTH_CHECKS")
+        service_missing("this needs PostgreSQL with CONN_HEALTH_CHECKS: set DATABASE_URL")
     card = active_card()
     assert card_status_check_one(card.card_no, card.chip_serial)[0].code == "active"
     with connection.cursor() as cursor:  # what psycopg does after a rollback, a pooler after a client leaves

@@ -6,6 +6,8 @@ import pytest
 from django.core.management import call_command
 from stdnum.cn import ric
 
+from tests.integration.conftest import service_missing
+
 
 @pytest.mark.django_db
 def test_generate_writes_valid_sealed_holders_cards_uses_and_blacklist():
@@ -49,7 +51,7 @@ def test_generate_into_empty_tables_rebuilds_every_index_and_constraint_as_it_wa
     from stats.generate import LOADED_TABLES
 
     if connection.vendor != "postgresql":
-        pytest.skip("the deferred load is PostgreSQL's")
+        service_missing("the deferred load is PostgreSQL's: set DATABASE_URL to a PostgreSQL database")
 
     def schema():
         with connection.cursor() as cursor:

@@ -9,6 +9,7 @@ from exchange.sync.bundle import bundle_header
 from exchange.sync.runner import checkpoint_of, sync_push
 from registry.models import JournalEntry
 from tests.exchange.sync.conftest import FakeParent, Node
+from tests.integration.conftest import service_missing
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ def connection():
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("the run lock is a PostgreSQL advisory lock; CI runs these on PostgreSQL")
+        service_missing("the run lock is a PostgreSQL advisory lock: set DATABASE_URL")
     return connection
 
 
