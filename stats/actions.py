@@ -1,5 +1,5 @@
 """Writes of the stats app: folding the case history into daily counts and their weekly and monthly roll-ups,
-rebuilding them, assessment targets.
+their by-region forms and the rolling windows; rebuilding them; assessment targets.
 
 The fold reads `cards.event` journal rows after its checkpoint. Journal numbers commit in order (the journal
 counter serialises writers), so a checkpoint never skips an event that commits late, bulk paths (stock-in,
@@ -14,7 +14,7 @@ import decimal
 import logging
 from collections import Counter as Tally
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
@@ -37,9 +37,11 @@ from stats.models import (
     MonthlyCount,
     RegionDailyCount,
     RegionMonthlyCount,
+    StatsWindow,
     WeeklyCount,
+    WindowCount,
 )
-from stats.periods import month_start, week_start
+from stats.periods import DAY, MONTH, ROLLING_WINDOWS, WEEK, month_start, range_split, week_start, window_days
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +87,28 @@ def _rolled_up(tally: Tally, period_start) -> Tally:
 
 def _by_region(tally: Tally) -> Tally:
     regions: Tally = Tally()
-    for (day, region, _institution, _maker, measure), count in tally.items():
-        regions[(day, region, measure)] += count
+    for (day, region, _institution, maker, measure), count in tally.items():
+        regions[(day, region, maker, measure)] += count
     return regions
 
 
-def _tables(tally: Tally) -> list[tuple[type, Tally]]:
+Window = tuple[dt.date, dt.date]  # its first and last day
+
+
+def _in_windows(tally: Tally, windows: list[Window]) -> Tally:
+    """The tally's counts in each window its day falls in, filed under the window's first day."""
+    summed: Tally = Tally()
+    for first, last in windows:
+        for (day, *rest), count in tally.items():
+            if first <= day <= last:
+                summed[(first, *rest)] += count
+    return summed
+
+
+def _tables(tally: Tally, windows: list[Window]) -> list[tuple[type, Tally]]:
     """Every fact table with the counts it gets from one tally of (day, county, institution, maker, measure): the
-    daily counts, their weekly and monthly roll-ups and the by-region forms, written together (one fold, one
-    transaction), so a roll-up never disagrees with the days it sums."""
+    daily counts, their weekly and monthly roll-ups, the by-region forms and the rolling windows, written
+    together (one fold, one transaction), so a roll-up never disagrees with the days it sums."""
     months = _rolled_up(tally, month_start)
     return [
         (DailyCount, tally),
@@ -101,12 +116,46 @@ def _tables(tally: Tally) -> list[tuple[type, Tally]]:
         (MonthlyCount, months),
         (RegionDailyCount, _by_region(tally)),
         (RegionMonthlyCount, _by_region(months)),
+        (WindowCount, _in_windows(tally, windows)),
     ]
 
 
-def _add(tally: Tally) -> None:
+def _windows_rolled(*, force: bool = False) -> list[Window]:
+    """The rolling windows ending today, rolled forward first when the last roll was on an earlier day (the
+    caller holds the fold checkpoint, so no fold adds to the windows meanwhile). Rolling sums each window's
+    months, weeks and edge days from the roll-ups in one INSERT ... SELECT per window: O(rows of the range), once
+    a day."""
+    today = timezone.localdate()
+    wanted = {days: window_days(days, today) for days in ROLLING_WINDOWS}
+    kept = {w.days: (w.first_day, w.last_day) for w in StatsWindow.objects.all()}
+    if kept == wanted and not force:
+        return list(wanted.values())
+    WindowCount.objects.all().delete()
+    StatsWindow.objects.all().delete()
+    tables = {MONTH: MonthlyCount, WEEK: WeeklyCount, DAY: DailyCount}
+    q = connection.ops.quote_name
+    key = ", ".join(q(c) for c in ("region", "institution_code", "card_maker_code", "measure"))
+    for days, (first, last) in wanted.items():
+        pieces = range_split(first, last, (MONTH, WEEK))
+        # Table and column names are the models' own; the days are parameters.
+        union = " UNION ALL ".join(
+            f"SELECT {key}, {q('count')} FROM {q(tables[grain]._meta.db_table)} "  # noqa: S608
+            f"WHERE {q('day')} BETWEEN %s AND %s"
+            for grain, _first, _last in pieces
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {q(WindowCount._meta.db_table)} ({q('day')}, {key}, {q('count')}) "  # noqa: S608
+                f"SELECT %s, {key}, SUM({q('count')}) FROM ({union}) AS pieces GROUP BY {key}",
+                [first, *[day for _grain, start, end in pieces for day in (start, end)]],
+            )
+        StatsWindow.objects.create(days=days, first_day=first, last_day=last, rolled_at=timezone.now())
+    return list(wanted.values())
+
+
+def _add(tally: Tally, windows: list[Window]) -> None:
     """Add counts to every fact table (one UPDATE per touched key; a new key is created)."""
-    for model, counts in _tables(tally):
+    for model, counts in _tables(tally, windows):
         for values, count in counts.items():
             key = dict(zip(model.KEY, values, strict=True))
             if not model.objects.filter(**key).update(count=F("count") + count):
@@ -123,6 +172,7 @@ def stats_fold(*, limit: int = FOLD_BATCH, batches: int | None = None) -> int:
     while True:
         with transaction.atomic():
             checkpoint = _checkpoint()
+            windows = _windows_rolled()
             top = Counter.objects.filter(name=JOURNAL_COUNTER).values_list("value", flat=True).first() or 0
             # Only numbers that are visible now: the counter may be ahead of rows still committing, so stop at
             # the highest committed row, never at the counter.
@@ -152,7 +202,7 @@ def stats_fold(*, limit: int = FOLD_BATCH, batches: int | None = None) -> int:
                     tally[
                         (day, payload["region"], payload.get("institution_code") or "", maker, measure)
                     ] += 1
-            _add(tally)
+            _add(tally, windows)
             checkpoint.seq = upto
             checkpoint.updated_at = timezone.now()
             checkpoint.save(update_fields=["seq", "updated_at"])
@@ -161,6 +211,14 @@ def stats_fold(*, limit: int = FOLD_BATCH, batches: int | None = None) -> int:
                 batches -= 1
             if len(rows) < limit or batches == 0:
                 return folded
+
+
+def stats_windows_roll() -> list[Window]:
+    """Sum the rolling windows afresh from the roll-ups (what the first fold of each day does by itself; after a
+    bulk load of counts that was not folded, a benchmark's or a restore's)."""
+    with transaction.atomic():
+        _checkpoint()  # as a fold: no fold adds to the windows while they are summed
+        return _windows_rolled(force=True)
 
 
 def stats_fold_soon() -> None:
@@ -202,7 +260,7 @@ def stats_rebuild(*, actor: Actor) -> int:
             maker = g["maker"] or makers.get(g["plan"] or "", "")
             for measure in measures_of(g["kind"], g):
                 tally[(g["day"], g["region_id"], g["institution_code"], maker, measure)] += g["n"]
-        for model, counts in _tables(tally):
+        for model, counts in _tables(tally, []):  # the windows are summed from the roll-ups below
             model.objects.all().delete()
             model.objects.bulk_create(
                 [
@@ -211,6 +269,7 @@ def stats_rebuild(*, actor: Actor) -> int:
                 ],
                 batch_size=2000,
             )
+        _windows_rolled(force=True)
         checkpoint.seq = top
         checkpoint.updated_at = timezone.now()
         checkpoint.save(update_fields=["seq", "updated_at"])

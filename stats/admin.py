@@ -28,6 +28,7 @@ from registry.scope import user_scope_prefix
 from stats import actions, selectors
 from stats.filtersets import FigureFilterForm, FigureFilters
 from stats.models import AssessmentTarget, DailyCount
+from stats.periods import ROLLING_WINDOWS, window_days
 
 # The admin's home page is the dashboard (stats/templates/stats/dashboard.html extends the usual index).
 admin.site.index_template = "stats/dashboard.html"
@@ -78,6 +79,19 @@ def _page_number(request) -> int:
         return max(int(request.GET.get(PAGE_VAR, 1)), 1)
     except ValueError:
         return 1
+
+
+def _range_presets(asked) -> list[tuple[str, str]]:
+    """Links to the rolling windows (the last 30 and 365 days), the other filters kept: the ranges the fold keeps
+    summed, so a report by institution over them reads one row per institution."""
+    today = timezone.localdate()
+    links = []
+    for days in ROLLING_WINDOWS:
+        first, last = window_days(days, today)
+        query = asked.copy()
+        query["date_from"], query["date_to"] = first.isoformat(), last.isoformat()
+        links.append((_("last %(days)s days") % {"days": days}, f"?{query.urlencode()}"))
+    return links
 
 
 def _pagination(figure: selectors.Figure, total: dict, query: str) -> dict | None:
@@ -217,6 +231,7 @@ class FigureAdmin(admin.ModelAdmin):
             "rows": table,
             "table_body": _figure_table_body(table),
             "pagination": _pagination(figure, rows[-1], query),
+            "presets": _range_presets(asked),
             "fresh": figure.fresh(),
             # What the children synced (their cards, uses, registers) is as fresh as their last applied sync.
             "syncs": selectors.child_syncs(request.user, filters),

@@ -1,5 +1,5 @@
-"""What stats owns: daily counts folded from the case history (with their weekly and monthly roll-ups), the fold's
-checkpoint, assessment targets."""
+"""What stats owns: daily counts folded from the case history (with their weekly and monthly roll-ups, the
+by-region forms and the rolling windows), the fold's checkpoint, assessment targets."""
 
 from django.conf import settings
 from django.db import models
@@ -83,15 +83,47 @@ class MonthlyCount(FactCount):
         constraints, indexes = fact_keys("monthly")
 
 
+class WindowCount(FactCount):
+    """The same counts summed over each rolling window (the last 30 days, the last 365 days, each ending today;
+    `day` is the window's first day, StatsWindow says which are current): a report by institution over a window
+    reads one row per institution and measure, not one per week and edge day, so a province's ranking of its
+    institutions costs what their number costs, whatever the data behind them. The fold adds each event to the
+    windows its day falls in; the first fold of a new day rolls the windows forward from the roll-ups."""
+
+    class Meta:
+        verbose_name = _("rolling-window figure")
+        verbose_name_plural = _("rolling-window figures")
+        constraints, indexes = fact_keys("window")
+
+
+class StatsWindow(models.Model):
+    """One rolling window as the fold keeps it now: its days (first_day..last_day, both counted) in WindowCount
+    rows whose `day` is first_day."""
+
+    days = models.PositiveSmallIntegerField(_("days"), primary_key=True)
+    first_day = models.DateField(_("first day"))
+    last_day = models.DateField(_("last day"))
+    rolled_at = models.DateTimeField(_("rolled at"))
+
+    class Meta:
+        verbose_name = _("rolling window")
+        verbose_name_plural = _("rolling windows")
+
+    def __str__(self) -> str:
+        return f"{self.days} d: {self.first_day}..{self.last_day}"
+
+
 class RegionFact(models.Model):
-    """The same counts without institution and card maker: bounded by days x counties x measures however many
-    cards there are, so the dashboard and the figures by region or period stay fast as the data grows."""
+    """The same counts without institution: bounded by days x counties x card makers x measures however many
+    cards there are, so the dashboard and the figures by region, period or card maker stay fast as the data
+    grows. (Only production events name a card maker, and a province has a handful.)"""
 
     REGION_SCOPE_FIELD = "region"
-    KEY = ("day", "region", "measure")
+    KEY = ("day", "region", "card_maker_code", "measure")
 
     day = models.DateField(_("day"))
     region = models.CharField(_("region code"), max_length=6)
+    card_maker_code = models.CharField(_("card maker code"), max_length=18, blank=True, default="")
     measure = models.CharField(_("measure"), max_length=32)
     count = models.BigIntegerField(_("count"), default=0)
 
@@ -99,27 +131,36 @@ class RegionFact(models.Model):
         abstract = True
 
     def __str__(self) -> str:
-        return f"{self.day} {self.region} {self.measure} {self.count}"
+        return f"{self.day} {self.region} {self.card_maker_code} {self.measure} {self.count}"
+
+
+def region_fact_keys(period: str) -> tuple[list, list]:
+    """The key of a by-region table, and an index covering what its figures read (by region, period or maker)."""
+    constraints = [
+        models.UniqueConstraint(
+            fields=["day", "region", "card_maker_code", "measure"], name=f"stats_region{period}_key"
+        )
+    ]
+    indexes = [
+        models.Index(
+            fields=["measure", "day", "region", "card_maker_code", "count"], name=f"stats_region{period}_all"
+        )
+    ]
+    return constraints, indexes
 
 
 class RegionDailyCount(RegionFact):
     class Meta:
         verbose_name = _("daily figure by region")
         verbose_name_plural = _("daily figures by region")
-        constraints = [
-            models.UniqueConstraint(fields=["day", "region", "measure"], name="stats_regionday_key")
-        ]
-        indexes = [models.Index(fields=["measure", "day", "region"], name="stats_regionday_measure")]
+        constraints, indexes = region_fact_keys("day")
 
 
 class RegionMonthlyCount(RegionFact):
     class Meta:
         verbose_name = _("monthly figure by region")
         verbose_name_plural = _("monthly figures by region")
-        constraints = [
-            models.UniqueConstraint(fields=["day", "region", "measure"], name="stats_regionmonth_key")
-        ]
-        indexes = [models.Index(fields=["measure", "day", "region"], name="stats_regionmonth_measure")]
+        constraints, indexes = region_fact_keys("month")
 
 
 class FoldCheckpoint(models.Model):

@@ -71,3 +71,14 @@ def range_split(
         *range_split(start, first - ONE_DAY, finer, weeks_within_months=weeks_within_months),
         *range_split(stop, end, finer, weeks_within_months=weeks_within_months),
     ]
+
+
+# The rolling windows the fold keeps summed (stats.models.WindowCount): the report form's presets, the last 30
+# days (its default) and the last 365 days, each ending today. A range that is one of them exactly reads the
+# window's rows; any other range reads its months, weeks and edge days.
+ROLLING_WINDOWS = (30, 365)
+
+
+def window_days(days: int, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day of the window of `days` days ending today."""
+    return today - dt.timedelta(days=days - 1), today

@@ -37,7 +37,9 @@ from stats.models import (
     MonthlyCount,
     RegionDailyCount,
     RegionMonthlyCount,
+    StatsWindow,
     WeeklyCount,
+    WindowCount,
 )
 from stats.periods import DAY, MONTH, WEEK, next_month, range_split
 
@@ -121,10 +123,15 @@ def periods(filters: FigureFilters) -> list[tuple[type, dt.date, dt.date]]:
     rows (grouping by day reads daily rows only)."""
     # Without an institution or card maker in the filters or the grouping, the tables by region serve: they have
     # a row per county, not per institution, so they need no weekly roll-up to stay small.
-    by_region = not (filters.institution or filters.card_maker or filters.by in (G.INSTITUTION, G.CARD_MAKER))
+    # The tables by region (a row per county and card maker, not per institution) serve unless an institution is
+    # in the filters or the grouping: they need no weekly roll-up to stay small.
+    by_region = not (filters.institution or filters.by == G.INSTITUTION)
     if by_region:
         tables, grains = {MONTH: RegionMonthlyCount, DAY: RegionDailyCount}, (MONTH,)
     else:
+        window = current_window(filters)
+        if window is not None:  # the range is a rolling window: a row per institution, not per week and day
+            return [(WindowCount, window, window)]
         tables, grains = {MONTH: MonthlyCount, WEEK: WeeklyCount, DAY: DailyCount}, (MONTH, WEEK)
     if filters.by == G.DAY:
         grains = ()
@@ -132,6 +139,17 @@ def periods(filters: FigureFilters) -> list[tuple[type, dt.date, dt.date]]:
         filters.date_from, filters.date_to, grains, weeks_within_months=filters.by == G.MONTH
     )
     return [(tables[grain], first, last) for grain, first, last in pieces]
+
+
+def current_window(filters: FigureFilters) -> dt.date | None:
+    """The first day of the rolling window (WindowCount) that is exactly the filters' range, if the fold keeps
+    one now (a figure by day or month needs its days apart: never)."""
+    if filters.by in (G.DAY, G.MONTH):
+        return None
+    found = StatsWindow.objects.filter(
+        first_day=filters.date_from, last_day=filters.date_to
+    ).values_list("first_day", flat=True)
+    return found.first()
 
 
 def fact_rows(user, filters: FigureFilters, model=DailyCount, start=None, end=None) -> QuerySet:
@@ -197,7 +215,7 @@ def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[A
     measures = list(measures)
     pieces, sums = _pieces(user, filters, measures, prefix)
     out: dict[Any, Counts] = defaultdict(dict)
-    if not pieces:  # an empty range (from after to)
+    if not pieces or not measures:  # an empty range (from after to), or nothing asked
         return out
     for key, *values in _summed(pieces, sums):
         if filters.by == G.REGION:

@@ -51,7 +51,15 @@ def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.dat
 
     from registry.choices import RegionLevel
     from registry.models import Region
-    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount, WeeklyCount
+    from stats.actions import stats_windows_roll
+    from stats.models import (
+        DailyCount,
+        MonthlyCount,
+        RegionDailyCount,
+        RegionMonthlyCount,
+        WeeklyCount,
+        WindowCount,
+    )
 
     today = today or dt.date.today()
     counties = list(
@@ -105,12 +113,13 @@ def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.dat
                     batch = []
             DailyCount.objects.bulk_create(batch)
         rollups(connection)
+        stats_windows_roll()  # the rolling windows, as the first fold of the day sums them
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         # As autovacuum leaves a table some time after a load: its visibility map set, so the figures read
         # the fact tables' covering indexes without visiting the heap (VACUUM runs outside a transaction: not
         # in the smoke test's).
         with connection.cursor() as cursor:
-            for model in (DailyCount, WeeklyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount):
+            for model in (DailyCount, WeeklyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount, WindowCount):
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     return written
 
@@ -145,10 +154,19 @@ def rollups(connection) -> None:
 
 
 def cleanup() -> None:
-    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount, WeeklyCount
+    from stats.models import (
+        DailyCount,
+        MonthlyCount,
+        RegionDailyCount,
+        RegionMonthlyCount,
+        StatsWindow,
+        WeeklyCount,
+        WindowCount,
+    )
 
-    for model in (DailyCount, WeeklyCount, MonthlyCount):
+    for model in (DailyCount, WeeklyCount, MonthlyCount, WindowCount):
         model.objects.filter(institution_code__startswith=TAG).delete()
+    StatsWindow.objects.all().delete()  # rolled afresh (without the generated rows) by the next fold
     # The by-region tables have no institution to tell generated rows by: the bench runs on a scratch database.
     RegionDailyCount.objects.all().delete()
     RegionMonthlyCount.objects.all().delete()

@@ -20,3 +20,5 @@ def test_the_runner_writes_the_table_and_the_raw_figures(tmp_path):
     assert "| XLSX export rows/s (rows/s) |" in text and raw["raw"]["export"][0]["rows"] == 30
     assert len(raw["raw"]["generate"]) == 1 and raw["raw"]["generate"][0]["cards"] == 30  # once
     assert len(raw["raw"]["admin_list"]) == 2 and raw["figures"][0]["value"]["median"] > 0
+    # Another scale's figures beside these (docs/performance.json is the 1M run): how each cost grew.
+    assert "## Growth: 1,000,000 → 30 cards" in text and "| admin card list worst p95 (ms) | " in text
