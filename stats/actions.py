@@ -1,7 +1,8 @@
 """Writes of the stats app: folding the case history into daily counts and their weekly and monthly roll-ups,
 their by-region forms and the rolling windows; rebuilding them; assessment targets.
 
-The fold reads `cards.event` journal rows after its checkpoint. Journal numbers commit in order (the journal
+The fold reads `cards.event` journal rows after its checkpoint, and `cards.use_daily` rows (a day's absolute
+use count per institution and scenario, folded as the difference from what was folded before). Journal numbers commit in order (the journal
 counter serialises writers), so a checkpoint never skips an event that commits late, bulk paths (stock-in,
 return files: bulk inserts that send no signals) are folded like single actions, and events a sync applies
 from a child node (re-journaled with their origin) are counted at the parent the same way.
@@ -15,15 +16,16 @@ import logging
 from collections import Counter as Tally
 
 from django.db import connection, transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cards.actions.common import EVENT_KIND
+from cards.actions.uses import USE_DAILY_KIND
 from cards.choices import CardEventKind
-from cards.models import CardEvent, ProductionPlan
+from cards.models import CardEvent, CardUseDaily, ProductionPlan
 from registry.actors import Actor
 from registry.audit import audit_record
 from registry.errors import DomainError
@@ -53,6 +55,9 @@ Key = tuple[dt.date, str, str, str, str]  # day, county, institution, card maker
 REASON_FIELDS = {CardEventKind.CANCELLED: "cancellation_reason"}
 
 
+USE = "use"  # card uses: measure "use:<scenario>" (rural co-operative settlement: "use:ncms", ...)
+
+
 def reason_measure(kind: str, reason: str) -> str:
     """The measure counting one kind of event with one reason (a cancellation by death: "cancelled:death")."""
     return f"{kind}:{reason}"
@@ -62,6 +67,38 @@ def measures_of(kind: str, data: dict) -> list[str]:
     """What one event counts towards: its kind, and for a cancellation also its kind with the reason."""
     reason = data.get(REASON_FIELDS[kind]) if kind in REASON_FIELDS else None
     return [kind, reason_measure(kind, reason)] if reason else [kind]
+
+
+def use_measure(scenario: str) -> str:
+    """The measure counting card uses of one scenario (from the daily use aggregates, `cards.use_daily`)."""
+    return reason_measure(USE, scenario)
+
+
+def _use_deltas(payloads: list[dict]) -> Tally:
+    """What `cards.use_daily` rows (absolute counts per day, institution and scenario, the last one standing) add
+    to the daily counts: each key's new count less the count folded so far. A row applied twice adds nothing."""
+    latest: dict[Key, int] = {}
+    for payload in payloads:  # in journal order: a later total of the same key replaces an earlier one
+        key = (
+            dt.date.fromisoformat(payload["day"]),
+            payload["region"],
+            payload["institution"],
+            "",
+            use_measure(payload["scenario"]),
+        )
+        latest[key] = int(payload["count"])
+    if not latest:
+        return Tally()
+    stored = DailyCount.objects.filter(
+        day__in={key[0] for key in latest},
+        institution_code__in={key[2] for key in latest},
+        measure__in={key[4] for key in latest},
+        card_maker_code="",
+    ).values_list("day", "region", "institution_code", "card_maker_code", "measure", "count")
+    folded = {tuple(row[:5]): row[5] for row in stored}
+    return Tally(
+        {key: count - folded.get(key, 0) for key, count in latest.items() if count != folded.get(key, 0)}
+    )
 
 
 def _checkpoint() -> FoldCheckpoint:
@@ -185,16 +222,19 @@ def stats_fold(*, limit: int = FOLD_BATCH, batches: int | None = None) -> int:
             if upto is None:
                 return folded
             rows = list(
-                JournalEntry.objects.filter(seq__gt=checkpoint.seq, seq__lte=upto, kind=EVENT_KIND)
+                JournalEntry.objects.filter(
+                    seq__gt=checkpoint.seq, seq__lte=upto, kind__in=(EVENT_KIND, USE_DAILY_KIND)
+                )
                 .order_by("seq")
-                .values_list("seq", "payload")[:limit]
+                .values_list("seq", "kind", "payload")[:limit]
             )
             if len(rows) == limit:
                 upto = rows[-1][0]
-            plans = {p["data"].get("plan") for _, p in rows if isinstance(p.get("data"), dict)} - {None, ""}
+            events = [payload for _seq, kind, payload in rows if kind == EVENT_KIND]
+            plans = {p["data"].get("plan") for p in events if isinstance(p.get("data"), dict)} - {None, ""}
             makers = _makers(plans)
-            tally: Tally = Tally()
-            for _seq, payload in rows:
+            tally = _use_deltas([payload for _seq, kind, payload in rows if kind == USE_DAILY_KIND])
+            for payload in events:
                 data = payload.get("data") or {}
                 maker = data.get("card_maker") or makers.get(data.get("plan") or "", "")
                 day = timezone.localtime(dt.datetime.fromisoformat(payload["at"])).date()
@@ -232,8 +272,8 @@ def stats_fold_soon() -> None:
 
 
 def stats_rebuild(*, actor: Actor) -> int:
-    """Recompute every fact table (daily counts, their roll-ups) from the case-history rows; returns the number of
-    daily count rows.
+    """Recompute every fact table (daily counts, their roll-ups) from the case-history rows and the daily use
+    aggregates; returns the number of daily count rows.
 
     Holds the journal counter while it counts, so no event commits between the count and the checkpoint it
     sets: the next fold continues exactly where the rebuild's rows end. Running it twice gives the same rows.
@@ -260,6 +300,12 @@ def stats_rebuild(*, actor: Actor) -> int:
             maker = g["maker"] or makers.get(g["plan"] or "", "")
             for measure in measures_of(g["kind"], g):
                 tally[(g["day"], g["region_id"], g["institution_code"], maker, measure)] += g["n"]
+        uses = CardUseDaily.objects.values("day", "region_id", "institution__code", "scenario").annotate(
+            n=Sum("count")
+        )
+        for g in uses.order_by():
+            measure = use_measure(g["scenario"])
+            tally[(g["day"], g["region_id"], g["institution__code"], "", measure)] += g["n"]
         for model, counts in _tables(tally, []):  # the windows are summed from the roll-ups below
             model.objects.all().delete()
             model.objects.bulk_create(

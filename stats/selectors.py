@@ -146,9 +146,9 @@ def current_window(filters: FigureFilters) -> dt.date | None:
     one now (a figure by day or month needs its days apart: never)."""
     if filters.by in (G.DAY, G.MONTH):
         return None
-    found = StatsWindow.objects.filter(
-        first_day=filters.date_from, last_day=filters.date_to
-    ).values_list("first_day", flat=True)
+    found = StatsWindow.objects.filter(first_day=filters.date_from, last_day=filters.date_to).values_list(
+        "first_day", flat=True
+    )
     return found.first()
 
 

@@ -2,8 +2,8 @@
 use aggregates) and SAM supervision (§4.3.5), each one more `figure_register`, plus their dashboard trends and
 the case-level rows behind the figures that the spec wants exported.
 
-Lifecycle counts are folded daily counts like every case-history figure; uses are read from
-`cards.CardUseDaily` (never the raw use records); SAM figures are the sam app's supervision selectors, seen
+Lifecycle counts are folded daily counts like every case-history figure; uses too, folded from the daily use
+aggregates (`cards.CardUseDaily`, never the raw use records) as measures "use:<scenario>"; SAM figures are the sam app's supervision selectors, seen
 through the figure's region filter.
 """
 
@@ -19,7 +19,7 @@ from cards.choices import CancellationReason
 from cards.choices import CardEventKind as K
 from cards.models.uses import CardUseScenario
 from registry.choices import NATION_CODE
-from stats.actions import reason_measure
+from stats.actions import reason_measure, use_measure
 from stats.choices import Grouping
 from stats.filtersets import FigureFilters
 from stats.selectors import (
@@ -31,6 +31,7 @@ from stats.selectors import (
     _rate,
     _sum,
     effective_prefix,
+    fact_counts,
     fact_figure_rows,
     figure_register,
     table,
@@ -95,25 +96,18 @@ trend_register(K.LOSS_REPORTED, _("losses reported"))
 USES = "uses"
 
 
-def use_counts(user, filters: FigureFilters) -> dict[Any, Counts]:
-    """Uses per group and scenario from the daily use aggregates, in the user's scope: {key: {scenario: n}}."""
-    from cards.selectors.uses import card_use_daily_list
+USE_MEASURES = {use_measure(scenario): scenario for scenario in CardUseScenario.values}
 
-    prefix = effective_prefix(user, filters)
-    if prefix is None:
-        return {}
-    queryset = card_use_daily_list(user=user).filter(day__gte=filters.date_from, day__lte=filters.date_to)
-    if prefix:
-        queryset = queryset.filter(region__code__startswith=prefix)
-    if filters.institution:
-        queryset = queryset.filter(institution__code=filters.institution)
-    expression = _group_expression(filters.by, prefix, region="region_id", institution="institution__code")
-    out: dict[Any, Counts] = defaultdict(dict)
-    rows = queryset.annotate(g=expression).values("g", "scenario").order_by().annotate(n=Sum("count"))
-    for row in rows:
-        key = row["g"].ljust(6, "0") if filters.by == G.REGION else row["g"]
-        out[key][row["scenario"]] = out[key].get(row["scenario"], 0) + row["n"]
-        out[key][USES] = out[key].get(USES, 0) + row["n"]
+
+def use_counts(user, filters: FigureFilters) -> dict[Any, Counts]:
+    """Uses per group and scenario, folded from the daily use aggregates into the fact tables (with their
+    roll-ups and rolling windows, as every other figure), in the user's scope: {key: {scenario: n, USES: n}}."""
+    out: dict[Any, Counts] = {}
+    for key, counts in fact_counts(user, filters, USE_MEASURES).items():
+        row = {USE_MEASURES[measure]: n for measure, n in counts.items() if n}
+        if row:
+            row[USES] = sum(row.values())
+            out[key] = row
     return out
 
 

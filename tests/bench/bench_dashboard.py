@@ -1,10 +1,12 @@
 """Benchmark: the dashboard and every report over the daily counts of N cards, then of 10 N (growth). Not a test.
 
-Generates DailyCount rows (and their weekly, monthly and by-region roll-ups) as N cards' case history would leave
-them (each card applied, planned, produced, stocked in, dispatched, delivered, collected over a year, across a
-province's counties, its institutions and three card makers; COPY on PostgreSQL), then requests as a province statistician would, through Django's test
-client: the dashboard's JSON (headline, trend, region drill at province and city level) and each report page
-for the last 30 days and for the whole year. Prints p50/p95 per request (target: p95 under 300 ms).
+Generates DailyCount rows (and their weekly, monthly, by-region and rolling-window forms) as N cards' case history
+and a year of their uses would leave them (each card applied, planned, produced, stocked in, dispatched,
+delivered, collected over a year, some lost, used in three scenarios, across a province's counties, its
+institutions and three card makers; COPY on PostgreSQL), then requests as a province statistician would, through
+Django's test client: the dashboard's JSON (headline, trend, region drill at province and city level) and each
+report page (production, issuance, lifecycle, uses, the scorecard, institutions, SAM issuance) for the last 30
+days and for the whole year. Prints p50/p95 per request (target: p95 under 300 ms).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/hc_bench HC_VAR_DIR=var/bench \\
         .venv/bin/python tests/bench/bench_dashboard.py [cards=10000000] [--no-growth] [--keep]
@@ -21,7 +23,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MEASURES = ("applied", "planned", "produced", "stocked_in", "dispatched", "delivered", "collected")
+# A card's case history over the year (applied ... collected), a loss now and then, and its uses in three
+# scenarios (the uses report and the scorecard read them: folded from the daily use aggregates as "use:<scenario>").
+MEASURES = (
+    "applied",
+    "planned",
+    "produced",
+    "stocked_in",
+    "dispatched",
+    "delivered",
+    "collected",
+    "loss_reported",
+    "use:consultation",
+    "use:pharmacy",
+    "use:rural_coop_settlement",
+)
 PRODUCTION = ("planned", "produced", "stocked_in")
 MAKERS = ("BENCHMAKER000000A1", "BENCHMAKER000000B2", "BENCHMAKER000000C3")
 TAG = "BENCH"  # institution codes of generated rows start with it (and cleanup finds them by it)
@@ -119,7 +135,14 @@ def generate(cards: int, *, province: str = "61", days: int = 365, today: dt.dat
         # the fact tables' covering indexes without visiting the heap (VACUUM runs outside a transaction: not
         # in the smoke test's).
         with connection.cursor() as cursor:
-            for model in (DailyCount, WeeklyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount, WindowCount):
+            for model in (
+                DailyCount,
+                WeeklyCount,
+                MonthlyCount,
+                RegionDailyCount,
+                RegionMonthlyCount,
+                WindowCount,
+            ):
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     return written
 
@@ -185,8 +208,11 @@ def requests(today: dt.date) -> list[tuple[str, str, dict]]:
     for name, groupings in (
         ("production", ("card_maker", "region", "month")),
         ("issuance", ("region", "institution", "month")),
+        ("lifecycle", ("region", "institution", "month")),
+        ("uses", ("region", "institution", "month")),
         ("assessment", ("region", "institution")),
         ("institutions", ("region",)),
+        ("sam_issuance", ("region", "institution")),
     ):
         for grouping in groupings:
             out_list.append(

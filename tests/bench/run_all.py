@@ -273,7 +273,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)))
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--only", default="", help="comma-separated bench names")
-    parser.add_argument("--out", default="", help="default docs/performance.md (1M), docs/performance-10m.md …")
+    parser.add_argument(
+        "--out", default="", help="default docs/performance.md (1M), docs/performance-10m.md …"
+    )
     parser.add_argument(
         "--compare", default="", help="another scale's JSON: a growth table (default: docs/performance.json)"
     )

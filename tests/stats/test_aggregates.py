@@ -338,7 +338,9 @@ def test_the_first_fold_of_a_day_rolls_the_windows_forward(world, make_user, mon
     assert (in_window(30), in_window(365)) == (0, 1)
     assert_windows_equal_their_days()
     window = StatsWindow.objects.get(days=30)
-    off_by_one = FigureFilters(window.first_day - dt.timedelta(days=1), window.last_day, by=Grouping.INSTITUTION)
+    off_by_one = FigureFilters(
+        window.first_day - dt.timedelta(days=1), window.last_day, by=Grouping.INSTITUTION
+    )
     assert WindowCount not in {model for model, _first, _last in periods(off_by_one)}
     assert_range_figures_equal_the_days(statistician, off_by_one.date_from, off_by_one.date_to)
     assert_range_figures_equal_the_days(statistician, window.first_day, window.last_day)

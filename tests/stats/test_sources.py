@@ -9,6 +9,7 @@ import io
 from collections import Counter
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from openpyxl import load_workbook
 
@@ -173,6 +174,7 @@ def uses(lifecycle, system_actor):
         actions.card_use_ingest_batch(
             actor=system_actor, institution=world.hospitals[county], batch_id=batch, records=records
         )
+    stats_fold()  # as the scheduled fold (or the report page's) does after a bulk ingestion
     return world
 
 
@@ -227,6 +229,79 @@ def test_use_figure_equals_the_use_records(uses, make_user, client):
         ]
         == 0
     )
+
+
+@pytest.mark.django_db
+def test_uses_reported_again_and_synced_twice_count_once(uses, make_user, system_actor):
+    """The fold takes a day's use totals as they stand: a second batch the same day adds its uses, a total
+    journaled twice (a sync applying the same row again) adds nothing, and a rebuild from the daily aggregates
+    gives the same figures."""
+    from cards.actions.uses import USE_DAILY_KIND
+    from registry.journal import journal_append
+    from registry.models import JournalEntry
+
+    user = make_user("prov", roles=["统计员"], scope="610000")
+
+    def total() -> int:
+        return figure_rows(user=user, name="uses", filters=period())[-1]["uses"]
+
+    before = total()
+    card = Card.objects.exclude(chip_serial="").order_by("id").first()
+    used_at = (timezone.localtime() - dt.timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    actions.card_use_ingest_batch(
+        actor=system_actor,
+        institution=uses.hospitals["610113"],
+        batch_id="Y2",
+        records=[
+            {
+                "card_no": card.card_no,
+                "chip_serial": card.chip_serial,
+                "used_at": used_at,
+                "scenario": "pharmacy",
+            }
+        ],
+    )
+    stats_fold()
+    assert total() == before + 1 == CardUse.objects.filter(status="accepted").count()
+    last = JournalEntry.objects.filter(kind=USE_DAILY_KIND).order_by("-seq").first()
+    with transaction.atomic():
+        journal_append(kind=USE_DAILY_KIND, key=last.key, payload=last.payload)  # the same total again
+    stats_fold()
+    assert total() == before + 1
+    stats_rebuild(actor=system_actor)
+    assert total() == before + 1
+
+
+@pytest.mark.django_db
+def test_the_migration_adds_the_uses_counted_before_the_fold_read_them(uses, make_user):
+    """A node upgraded with use aggregates already past the fold's checkpoint: the migration adds them to every
+    fact table, and a fold over use rows it had not reached yet adds nothing twice."""
+    import importlib
+
+    from django.apps import apps
+
+    from stats.models import DailyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount, WeeklyCount
+
+    user = make_user("prov", roles=["统计员"], scope="610000")
+    expected = figure_rows(user=user, name="uses", filters=by(period(), Grouping.INSTITUTION))
+    for model in (DailyCount, WeeklyCount, MonthlyCount, RegionDailyCount, RegionMonthlyCount):
+        model.objects.filter(measure__startswith="use:").delete()  # the tables as they were before
+    assert figure_rows(user=user, name="uses", filters=period())[-1]["uses"] == 0
+    migration = importlib.import_module("stats.migrations.0005_uses_in_the_fact_tables")
+    migration.add_uses(apps, None)
+    stats_fold()  # rolls the windows the migration cleared
+    assert figure_rows(user=user, name="uses", filters=by(period(), Grouping.INSTITUTION)) == expected
+    # The fold meets every use row again (the checkpoint set back to just before the first): absolute counts,
+    # so nothing changes.
+    from cards.actions.uses import USE_DAILY_KIND
+    from registry.models import JournalEntry
+    from stats.models import FoldCheckpoint
+
+    first = JournalEntry.objects.filter(kind=USE_DAILY_KIND).order_by("seq").values_list("seq", flat=True)[0]
+    assert not JournalEntry.objects.filter(seq__gt=first).exclude(kind=USE_DAILY_KIND).exists()
+    FoldCheckpoint.objects.update(seq=first - 1)
+    stats_fold()
+    assert figure_rows(user=user, name="uses", filters=by(period(), Grouping.INSTITUTION)) == expected
 
 
 # --- SAM ------------------------------------------------------------------------------------------------------
