@@ -122,7 +122,10 @@ class Card(models.Model):
         indexes = [
             models.Index(fields=["card_index"], name="cards_card_card_index_3ff344e4"),
             models.Index(fields=["chip_serial"], name="card_chip_serial"),
-            models.Index(fields=["status"], name="cards_card_status_d4acc3b5"),
+            # (status, id): the admin list filtered by a status shows its newest cards first (ordering -id), read
+            # from this index backwards; on status alone PostgreSQL walked the primary key and discarded every
+            # newer card of another status (5 M rows, 3 s for `lost` at 10 M cards).
+            models.Index(fields=["status", "id"], name="card_status_id"),
             models.Index(fields=["region", "status"], name="card_region_status"),
         ]
         constraints = [

@@ -22,6 +22,8 @@ PAGES = (
     ("card list, first page", "/admin/cards/card/"),
     ("card list, status=lost", "/admin/cards/card/?status__exact=lost"),
     ("card list, page 50", "/admin/cards/card/?p=50"),
+    # A city's clerk drilling down: the region tree filter (a code prefix) with a status.
+    ("card list, lost in a city", "/admin/cards/card/?status__exact=lost&region_tree=610100"),
 )
 
 

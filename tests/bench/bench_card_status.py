@@ -62,6 +62,7 @@ def seed(*, cards: int, blacklist: int = 0, batch: int = 5000) -> tuple[list[tup
     from institutions.models import MedicalInstitution
     from registry.actors import Actor
     from registry.models import Region
+    from registry.protection import blind_index
     from tests.bench.bench_holder_import import id_number
 
     actor = Actor.system(label=BENCH_TAG)
@@ -88,9 +89,19 @@ def seed(*, cards: int, blacklist: int = 0, batch: int = 5000) -> tuple[list[tup
     base = dt.date(1930, 1, 1)
     for offset in range(0, cards, batch):
         residents, numbers = [], []
+        candidates = []
         for serial in range(start + offset, start + min(offset + batch, cards)):
             born = base + dt.timedelta(days=(serial // 1000) % 30000)
-            number = id_number("610113", born, serial, serial % 2 == 1)
+            candidates.append((serial, born, id_number("610113", born, serial, serial % 2 == 1)))
+        # `generate` draws valid numbers of the same county: at 10 M holders some are taken already.
+        held = set(
+            Resident.objects.filter(
+                document_index__in=[blind_index(number, family="id_number") for _s, _b, number in candidates]
+            ).values_list("document_index", flat=True)
+        )
+        for serial, born, number in candidates:
+            if blind_index(number, family="id_number") in held:
+                continue
             numbers.append(number)
             residents.append(
                 Resident(

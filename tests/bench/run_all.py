@@ -81,9 +81,10 @@ def benches(scale: int, seconds: float) -> list[tuple[str, callable, callable]]:
         ]  # fmt: skip
 
     def card_use():
+        from cards.actions.uses import MAX_RECORDS  # the largest batch a hospital may send
         from tests.bench import bench_card_use_ingest as bench
 
-        return bench.run(_scaled(scale, 0.1, 1000), report=lambda *_a: None)
+        return bench.run(_scaled(scale, 0.1, 1000, MAX_RECORDS), report=lambda *_a: None)
 
     def use_figures(f):
         value = f["rows_per_second"]
