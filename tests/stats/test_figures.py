@@ -172,3 +172,39 @@ def test_institutions_by_region_and_by_category(world, make_user, settings):
     assert [(r["label"], r["medical"]) for r in categories if not r.get("total")] == [("综合医院", 3)]
     city = make_user("xian", roles=["统计员"], scope="610100")
     assert figure_rows(user=city, name="institutions", filters=period())[-1]["medical"] == 2
+
+
+@pytest.mark.django_db
+def test_the_range_presets_are_the_rolling_windows_and_keep_the_other_filters(
+    province, make_user, client
+):
+    """Beside the form: the last 30 and the last 365 days, each ending today, with the grouping kept; a report by
+    institution over one of them reads the window's rows and shows what the days add up to."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from cards.choices import CardEventKind as K
+    from stats.models import DailyCount, WindowCount
+    from stats.selectors import periods
+
+    client.force_login(make_user("prov", roles=["统计员"], scope="610000"))
+    page = client.get("/admin/stats/dailycount/report/issuance/", {"by": "institution", "region": "610100"})
+    assert [label for label, _url in page.context["presets"]] == ["近 30 天", "近 365 天"]
+    assert "近 365 天</a>" in page.content.decode()
+    today = timezone.localdate()
+    for (_label, url), days in zip(page.context["presets"], (30, 365), strict=True):
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        assert query["by"] == "institution" and query["region"] == "610100"
+        assert (query["date_from"], query["date_to"]) == (
+            str(today - dt.timedelta(days=days - 1)),
+            str(today),
+        )
+        chosen = client.get(f"/admin/stats/dailycount/report/issuance/{url}")
+        filters = chosen.context["filters"]
+        assert periods(filters) == [(WindowCount, filters.date_from, filters.date_from)]
+        days = DailyCount.objects.filter(
+            day__gte=filters.date_from,
+            day__lte=filters.date_to,
+            region__startswith="6101",
+            measure__in=(K.DELIVERED, K.ALLOCATED),
+        )
+        assert chosen.context["rows"][-1][0]["issued"] == sum(days.values_list("count", flat=True)) > 0
