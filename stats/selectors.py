@@ -292,9 +292,14 @@ def _summed(pieces: list[QuerySet], sums: list[str]) -> Iterable[tuple]:
     """The grouped rows of the pieces of a range (its months, weeks and edge days), one row per group: a group
     is in most pieces, and PostgreSQL adds them up in one statement cheaper than Python handles each piece's
     rows (thousands of institutions a piece). Elsewhere the pieces' rows as they are (the caller adds up)."""
-    if len(pieces) == 1 or connection.vendor != "postgresql":
+    if connection.vendor != "postgresql":
         return itertools.chain.from_iterable(pieces)
     compiled = [piece.query.sql_with_params() for piece in pieces]
+    if len(compiled) == 1:  # one piece (a rolling window, or days): its rows as they are, without the ORM's
+        # per-row conversions (a province's institutions are thousands of rows)
+        with connection.cursor() as cursor:
+            cursor.execute(*compiled[0])
+            return cursor.fetchall()
     totals = ", ".join(f"SUM({name})::bigint" for name in sums)  # names of our own annotations, not input
     union = " UNION ALL ".join(f"({sql})" for sql, _params in compiled)
     with connection.cursor() as cursor:
@@ -593,11 +598,14 @@ figure_register(
 
 def scorecard_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
     """Per subordinate centre (region one level down) or per institution, against the year's targets."""
-    from stats.sources import USES, sam_accounting, use_counts
+    from stats.sources import USE_MEASURES, USES, sam_accounting
 
-    counts = fact_counts(user, filters, (K.APPLIED, *ISSUED, K.COLLECTED))
-    for key, values in use_counts(user, filters).items():
-        counts.setdefault(key, {})[USES] = values.get(USES, 0)
+    # Issuance and uses in one read of the fact tables (a province's institutions are thousands of groups).
+    counts = fact_counts(user, filters, (K.APPLIED, *ISSUED, K.COLLECTED, *USE_MEASURES))
+    for values in counts.values():
+        uses = sum(values.pop(measure) for measure in USE_MEASURES if measure in values)
+        if uses:
+            values[USES] = uses
     for key, values in sam_accounting(user, filters).items():
         counts.setdefault(key, {}).update(values)
     targets = assessment_targets(user, year=filters.date_to.year, by=filters.by, keys=counts.keys())
