@@ -296,9 +296,12 @@ def _summed(pieces: list[QuerySet], sums: list[str]) -> Iterable[tuple]:
         return itertools.chain.from_iterable(pieces)
     compiled = [piece.query.sql_with_params() for piece in pieces]
     if len(compiled) == 1:  # one piece (a rolling window, or days): its rows as they are, without the ORM's
-        # per-row conversions (a province's institutions are thousands of rows)
+        # per-row conversions (a province's institutions are thousands of rows); the sums cast as the ORM's
+        # converters would (PostgreSQL's SUM of a bigint is a numeric: a Decimal, which JSON writes as a string)
+        sql, params = compiled[0]
+        columns = ", ".join(f"{name}::bigint" for name in sums)  # names of our own annotations, not input
         with connection.cursor() as cursor:
-            cursor.execute(*compiled[0])
+            cursor.execute(f"SELECT g, {columns} FROM ({sql}) AS piece", params)  # noqa: S608
             return cursor.fetchall()
     totals = ", ".join(f"SUM({name})::bigint" for name in sums)  # names of our own annotations, not input
     union = " UNION ALL ".join(f"({sql})" for sql, _params in compiled)

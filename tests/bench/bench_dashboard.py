@@ -9,7 +9,9 @@ report page (production, issuance, lifecycle, uses, the scorecard, institutions,
 days and for the whole year. Prints p50/p95 per request (target: p95 under 300 ms).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/hc_bench HC_VAR_DIR=var/bench \\
-        .venv/bin/python tests/bench/bench_dashboard.py [cards=10000000] [--no-growth] [--keep]
+        .venv/bin/python tests/bench/bench_dashboard.py [cards=10000000] [--no-growth] [--keep] [--reuse]
+
+--keep leaves the generated rows; --reuse measures them again (one round, no generation) after a code change.
 """
 
 from __future__ import annotations
@@ -271,14 +273,18 @@ def statistician():
     return user
 
 
-def run(cards: int, *, growth: bool = True, repeat: int = 20, keep: bool = False) -> list[dict]:
-    """Generate, measure, (grow tenfold, measure again), clean up. Returns one dict per round."""
+def run(
+    cards: int, *, growth: bool = True, repeat: int = 20, keep: bool = False, reuse: bool = False
+) -> list[dict]:
+    """Generate, measure, (grow tenfold, measure again), clean up. Returns one dict per round. reuse: measure
+    the rows a run with keep left (the same scale), without generating them again."""
     from django.conf import settings
     from django.db import connection
     from django.test import Client
     from django.utils import timezone
 
     from stats.actions import stats_fold
+    from stats.models import DailyCount
 
     settings.HC_REGION = "610000"
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
@@ -289,12 +295,17 @@ def run(cards: int, *, growth: bool = True, repeat: int = 20, keep: bool = False
     out(f"database: {connection.vendor}; province 610000 node, a province statistician")
     try:
         for scale in (cards, cards * 10) if growth else (cards,):
-            cleanup()
             started = time.perf_counter()
-            rows = generate(scale, today=today)
-            out(
-                f"\n{scale:,} cards: {rows:,} daily count rows, generated in {time.perf_counter() - started:.1f} s"
-            )
+            if reuse:
+                rows = DailyCount.objects.filter(institution_code__startswith=TAG).count()
+                out(f"\n{scale:,} cards: {rows:,} daily count rows kept by an earlier run (--keep)")
+            else:
+                cleanup()
+                rows = generate(scale, today=today)
+                out(
+                    f"\n{scale:,} cards: {rows:,} daily count rows, generated in "
+                    f"{time.perf_counter() - started:.1f} s"
+                )
             # A node's scheduled fold keeps up with its journal every minute; what an earlier bench journaled
             # (the card status bench's cards) is folded here, not by the pages measured.
             stats_fold()
@@ -317,6 +328,7 @@ if __name__ == "__main__":
     arguments = [a for a in sys.argv[1:] if not a.startswith("--")]
     run(
         int(arguments[0]) if arguments else 10_000_000,
-        growth="--no-growth" not in sys.argv,
-        keep="--keep" in sys.argv,
+        growth="--no-growth" not in sys.argv and "--reuse" not in sys.argv,
+        keep="--keep" in sys.argv or "--reuse" in sys.argv,
+        reuse="--reuse" in sys.argv,
     )
