@@ -187,16 +187,31 @@ def _group_expression(
     return F(day) if day == "day" else TruncDate(day)
 
 
+# A measure asked of fact_counts: one measure, or (name, measures) for one column summing several (the scorecard's
+# card uses over every scenario).
+Measure = str | tuple[str, tuple[str, ...]]
+
+
+def _measure_name(measure: Measure) -> str:
+    return measure if isinstance(measure, str) else measure[0]
+
+
 def _pieces(
-    user, filters: FigureFilters, measures: list[str], prefix: str
+    user, filters: FigureFilters, measures: list[Measure], prefix: str
 ) -> tuple[list[QuerySet], list[str]]:
     """The grouped rows of each piece of the range (months, weeks, edge days), a sum column per measure."""
     # One row per group with a sum per measure (not one per group and measure): a figure by institution has
     # thousands of groups, and the rows, not the sums, are what cost.
-    sums = {f"m{i}": Sum("count", filter=Q(measure=measure)) for i, measure in enumerate(measures)}
+    sums = {
+        f"m{i}": Sum(
+            "count", filter=Q(measure=measure) if isinstance(measure, str) else Q(measure__in=measure[1])
+        )
+        for i, measure in enumerate(measures)
+    }
+    read = [m for measure in measures for m in ((measure,) if isinstance(measure, str) else measure[1])]
     pieces = [
         fact_rows(user, filters, model, start, end)
-        .filter(measure__in=measures)
+        .filter(measure__in=read)
         .annotate(g=_group_expression(filters.by, prefix))
         .values("g")
         .order_by()
@@ -207,8 +222,8 @@ def _pieces(
     return pieces, list(sums)
 
 
-def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[Any, Counts]:
-    """Counts per group key and measure: {key: {measure: n}}."""
+def fact_counts(user, filters: FigureFilters, measures: Iterable[Measure]) -> dict[Any, Counts]:
+    """Counts per group key and measure: {key: {measure: n}} (a (name, measures) pair counts under its name)."""
     prefix = effective_prefix(user, filters)
     if prefix is None:
         return {}
@@ -217,15 +232,17 @@ def fact_counts(user, filters: FigureFilters, measures: Iterable[str]) -> dict[A
     out: dict[Any, Counts] = defaultdict(dict)
     if not pieces or not measures:  # an empty range (from after to), or nothing asked
         return out
+    names = [_measure_name(measure) for measure in measures]
+    by_region = filters.by == G.REGION
     for key, *values in _summed(pieces, sums):
-        if filters.by == G.REGION:
+        if by_region:
             key = key.ljust(6, "0")
         elif isinstance(key, dt.datetime):  # a month, from the summed pieces (no ORM conversion to a date)
             key = key.date()
         counts = out[key]
-        for measure, n in zip(measures, values, strict=True):
+        for name, n in zip(names, values, strict=True):
             if n is not None:
-                counts[measure] = counts.get(measure, 0) + n
+                counts[name] = counts.get(name, 0) + n
     return out
 
 
@@ -370,7 +387,12 @@ def table(
     PAGE_SIZE rows, and its total row still covers every group and says how many (`groups`) and which page
     (`page`). `whole`: counts hold one page already, ranked by PostgreSQL, with the totals of all."""
     if ranked(figure, by):
-        keys = sorted(counts, key=lambda k: (-_sum(counts[k], *figure.main_measures), k is None, str(k)))
+        main = figure.main_measures
+        if len(main) == 1:  # the usual case, and thousands of institutions: one dict look-up per key
+            (measure,) = main
+            keys = sorted(counts, key=lambda k: (-counts[k].get(measure, 0), k is None, str(k)))
+        else:
+            keys = sorted(counts, key=lambda k: (-_sum(counts[k], *main), k is None, str(k)))
     else:
         keys = sorted(counts, key=lambda k: (k is None, str(k)))
     paged = page > 0 and ranked(figure, by)
@@ -603,12 +625,9 @@ def scorecard_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
     """Per subordinate centre (region one level down) or per institution, against the year's targets."""
     from stats.sources import USE_MEASURES, USES, sam_accounting
 
-    # Issuance and uses in one read of the fact tables (a province's institutions are thousands of groups).
-    counts = fact_counts(user, filters, (K.APPLIED, *ISSUED, K.COLLECTED, *USE_MEASURES))
-    for values in counts.values():
-        uses = sum(values.pop(measure) for measure in USE_MEASURES if measure in values)
-        if uses:
-            values[USES] = uses
+    # Issuance and uses in one read of the fact tables, the uses of every scenario summed by PostgreSQL into one
+    # column (a province's institutions are thousands of groups).
+    counts = fact_counts(user, filters, (K.APPLIED, *ISSUED, K.COLLECTED, (USES, tuple(USE_MEASURES))))
     for key, values in sam_accounting(user, filters).items():
         counts.setdefault(key, {}).update(values)
     targets = assessment_targets(user, year=filters.date_to.year, by=filters.by, keys=counts.keys())
