@@ -175,9 +175,7 @@ def test_institutions_by_region_and_by_category(world, make_user, settings):
 
 
 @pytest.mark.django_db
-def test_the_range_presets_are_the_rolling_windows_and_keep_the_other_filters(
-    province, make_user, client
-):
+def test_the_range_presets_are_the_rolling_windows_and_keep_the_other_filters(province, make_user, client):
     """Beside the form: the last 30 and the last 365 days, each ending today, with the grouping kept; a report by
     institution over one of them reads the window's rows and shows what the days add up to."""
     from urllib.parse import parse_qs, urlsplit
