@@ -2,10 +2,11 @@
 their by-region forms and the rolling windows; rebuilding them; assessment targets.
 
 The fold reads `cards.event` journal rows after its checkpoint, and `cards.use_daily` rows (a day's absolute
-use count per institution and scenario, folded as the difference from what was folded before). Journal numbers commit in order (the journal
-counter serialises writers), so a checkpoint never skips an event that commits late, bulk paths (stock-in,
-return files: bulk inserts that send no signals) are folded like single actions, and events a sync applies
-from a child node (re-journaled with their origin) are counted at the parent the same way.
+use count per institution and scenario, folded as the difference from what was folded before). Journal numbers
+commit in order (the journal counter serialises writers), so a checkpoint never skips an event that commits
+late, bulk paths (stock-in, return files, use ingestion: bulk inserts that send no signals) are folded like
+single actions, and rows a sync applies from a child node (re-journaled with their origin) are counted at the
+parent the same way.
 """
 
 from __future__ import annotations

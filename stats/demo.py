@@ -32,4 +32,7 @@ def seed(*, actor: Actor, stdout) -> str:
             actor=actor, year=year, region_id=region.code, measure=TargetMeasure.COLLECTION_RATE, value=90
         )
         targets += 2
-    return f"{folded} events folded into the statistics, {targets} assessment targets for {year}"
+    return (
+        f"{folded} journal rows (events, use counts) folded into the statistics, "
+        f"{targets} assessment targets for {year}"
+    )

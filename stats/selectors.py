@@ -121,8 +121,6 @@ def periods(filters: FigureFilters) -> list[tuple[type, dt.date, dt.date]]:
     """The fact tables and date ranges that together cover the filters' dates exactly once: whole months from
     the monthly rows, whole ISO weeks left at the edges from the weekly rows, the remaining days from the daily
     rows (grouping by day reads daily rows only)."""
-    # Without an institution or card maker in the filters or the grouping, the tables by region serve: they have
-    # a row per county, not per institution, so they need no weekly roll-up to stay small.
     # The tables by region (a row per county and card maker, not per institution) serve unless an institution is
     # in the filters or the grouping: they need no weekly roll-up to stay small.
     by_region = not (filters.institution or filters.by == G.INSTITUTION)

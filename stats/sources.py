@@ -3,8 +3,8 @@ use aggregates) and SAM supervision (§4.3.5), each one more `figure_register`, 
 the case-level rows behind the figures that the spec wants exported.
 
 Lifecycle counts are folded daily counts like every case-history figure; uses too, folded from the daily use
-aggregates (`cards.CardUseDaily`, never the raw use records) as measures "use:<scenario>"; SAM figures are the sam app's supervision selectors, seen
-through the figure's region filter.
+aggregates (`cards.CardUseDaily`, never the raw use records) as measures "use:<scenario>"; SAM figures are the
+sam app's supervision selectors, seen through the figure's region filter.
 """
 
 from __future__ import annotations
@@ -115,12 +115,6 @@ def use_rows(user, filters: FigureFilters, figure: Figure) -> list[dict]:
     return table(figure, use_counts(user, filters), filters.by, page=filters.page)
 
 
-def use_fresh():
-    from cards.models import CardUseDaily
-
-    return CardUseDaily.objects.order_by("-changed_at").values_list("changed_at", flat=True).first()
-
-
 figure_register(
     Figure(
         name="uses",
@@ -140,7 +134,6 @@ figure_register(
         rows=use_rows,
         main_column=USES,
         main_measures=(USES,),
-        fresh=use_fresh,
     )
 )
 

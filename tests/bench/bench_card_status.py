@@ -62,7 +62,7 @@ def seed(*, cards: int, blacklist: int = 0, batch: int = 5000) -> tuple[list[tup
     from institutions.models import MedicalInstitution
     from registry.actors import Actor
     from registry.models import Region
-    from registry.protection import blind_index
+    from registry.protection import blind_indexes
     from tests.bench.bench_holder_import import id_number
 
     actor = Actor.system(label=BENCH_TAG)
@@ -94,13 +94,14 @@ def seed(*, cards: int, blacklist: int = 0, batch: int = 5000) -> tuple[list[tup
             born = base + dt.timedelta(days=(serial // 1000) % 30000)
             candidates.append((serial, born, id_number("610113", born, serial, serial % 2 == 1)))
         # `generate` draws valid numbers of the same county: at 10 M holders some are taken already.
+        indexes = blind_indexes([number for _s, _b, number in candidates], family="id_number")
         held = set(
-            Resident.objects.filter(
-                document_index__in=[blind_index(number, family="id_number") for _s, _b, number in candidates]
-            ).values_list("document_index", flat=True)
+            Resident.objects.filter(document_index__in=list(indexes.values())).values_list(
+                "document_index", flat=True
+            )
         )
         for serial, born, number in candidates:
-            if blind_index(number, family="id_number") in held:
+            if indexes[number] in held:
                 continue
             numbers.append(number)
             residents.append(

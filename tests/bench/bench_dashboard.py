@@ -167,10 +167,16 @@ def rollups(connection) -> None:
         keys = [k for k in model.KEY if k != "day"]
         rows = generated.annotate(period=period).values("period", *keys).order_by().annotate(n=Sum("count"))
         if connection.vendor == "postgresql":  # one INSERT ... SELECT: at 100 M cards the weekly rows are 8 M
-            sql, params = rows.values_list("period", *keys, "n").query.sql_with_params()
+            sql, params = rows.query.sql_with_params()
             columns = ", ".join(("day", *keys, "count"))
+            selected = ", ".join(
+                ("period", *keys, "n")
+            )  # by name: the ORM's SQL may order its columns otherwise
             with connection.cursor() as cursor:
-                cursor.execute(f"INSERT INTO {model._meta.db_table} ({columns}) {sql}", params)  # noqa: S608
+                cursor.execute(
+                    f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {selected} FROM ({sql}) AS grouped",  # noqa: S608
+                    params,
+                )
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
             continue
         batch = []

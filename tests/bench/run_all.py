@@ -285,7 +285,14 @@ def main(argv: list[str] | None = None) -> dict:
     )
     args = parser.parse_args(argv)
     if not args.out:
-        name = "performance" if args.scale == FIXED else f"performance-{args.scale // FIXED or 1}m"
+        millions, rest = divmod(args.scale, FIXED)
+        name = (
+            "performance"
+            if args.scale == FIXED
+            else f"performance-{millions}m"
+            if not rest
+            else f"performance-{args.scale}"
+        )
         args.out = str(ROOT / "docs" / f"{name}.md")
     compare = Path(args.compare) if args.compare else ROOT / "docs" / "performance.json"
     from tests.bench.bench_dashboard import setup

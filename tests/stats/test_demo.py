@@ -14,4 +14,4 @@ def test_the_demo_seed_folds_and_sets_targets(world, system_actor, settings):
     again = demo.seed(actor=system_actor, stdout=None)
     assert DailyCount.objects.filter(measure="applied").get().count == 1
     assert AssessmentTarget.objects.filter(region__parent_id="610100").exists()
-    assert "assessment targets" in first and again.startswith("0 events")
+    assert "assessment targets" in first and again.startswith("0 journal rows")
